@@ -1,0 +1,1 @@
+"""Send WhatsApp media from Slack."""
