@@ -1,0 +1,190 @@
+"""The `whatsapp-bot` command line; the only place that reads the environment."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TextIO
+
+from bot import config as config_module
+from bot.config import Config, ConfigError
+from bot.sending import SendRefused, SendService
+from bot.store import SendRecord, Store
+from bot.whatsapp.client import ProviderClient
+from bot.whatsapp.payloads import Message, MessageKind, PayloadError
+
+logger = logging.getLogger("bot")
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+EXIT_NOT_SENT = 3
+EXIT_UNCERTAIN = 4
+
+
+class CommandError(Exception):
+    """A one-paragraph message for the terminal, and the exit code that goes with it."""
+
+    def __init__(self, message: str, code: int = EXIT_PROBLEM) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def _config_path(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    return str(args.config or env.get("WHATSAPP_BOT_CONFIG") or "config.yaml")
+
+
+def _load(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
+    return config_module.load_config(_config_path(args, env), env)
+
+
+def cmd_check_config(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    print(config_module.summary(_load(args, env)), file=out)
+    return EXIT_OK
+
+
+_KINDS = ("image", "video", "audio", "document", "text")
+
+
+def cmd_send(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    chosen = [kind for kind in _KINDS if getattr(args, kind) is not None]
+    if len(chosen) != 1:
+        raise CommandError(
+            "Give exactly one of --image, --video, --audio, --document or --text, e.g. "
+            "`whatsapp-bot send --to +573001234567 --image https://example.com/photo.jpg`.",
+            EXIT_USAGE,
+        )
+    kind = MessageKind(chosen[0])
+    config = _load(args, env)
+    store = Store.from_url(config.database_url, pool_size=1)
+    provider = ProviderClient(
+        api_url=config.whatsapp.api_url,
+        api_key=config.whatsapp.api_key,
+        timeout_seconds=config.whatsapp.timeout_seconds,
+        connect_timeout_seconds=config.whatsapp.connect_timeout_seconds,
+    )
+    try:
+        store.create_schema()
+        service = SendService(config=config, store=store, provider=provider)
+        return _send_once(service, args, kind, out)
+    finally:
+        provider.close()
+        store.close()
+
+
+def _send_once(
+    service: SendService, args: argparse.Namespace, kind: MessageKind, out: TextIO
+) -> int:
+    try:
+        sender = service.resolve_sender(args.sender)
+        message = Message(
+            kind=kind,
+            to=service.resolve_recipient(args.to),
+            body=getattr(args, kind.value),
+            caption=args.caption,
+            file_name=args.file_name,
+        )
+        draft = service.create_draft(message, sender=sender, source="cli")
+    except (PayloadError, SendRefused) as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    service.confirm(draft.id)
+
+    def on_wait(_send: SendRecord, seconds: float) -> None:
+        print(f"The provider is rate limiting; trying again in {seconds:.0f} s.", file=sys.stderr)
+
+    delivery = service.deliver(draft.id, on_wait=on_wait)
+    if delivery is None:  # pragma: no cover - nobody else can hold a fresh draft
+        raise CommandError("The send was taken by another process.")
+    if delivery.result is not None:
+        print(delivery.result.transaction_id, file=out)
+        return EXIT_OK
+    error = delivery.error
+    assert error is not None
+    if error.may_have_been_received:
+        raise CommandError(
+            f"Not sure whether the message was sent: {error.reason}. It was NOT sent again "
+            f"automatically, to avoid a duplicate. Check with the provider before retrying "
+            f"(send id {draft.id}, externalId {draft.external_id}).",
+            EXIT_UNCERTAIN,
+        )
+    advice = {
+        "unauthorized": " Check whatsapp.api_key: it is wrong, expired or lacks the right to send.",
+        "rate_limited": " Try again later.",
+    }.get(error.kind, "")
+    raise CommandError(f"The provider did not send it: {error.reason}.{advice}", EXIT_NOT_SENT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whatsapp-bot", description="Send WhatsApp media to customers from Slack."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        sub.add_argument(
+            "--config", help="config file (default: $WHATSAPP_BOT_CONFIG, config.yaml)"
+        )
+        return sub
+
+    add("check-config", cmd_check_config, "validate the config and print a summary")
+
+    send = add("send", cmd_send, "send one WhatsApp message and print its transactionId")
+    send.add_argument("--to", required=True, help="recipient: E.164 number or contact name")
+    media = send.add_mutually_exclusive_group(required=True)
+    for kind in _KINDS:
+        what = "the message text" if kind == "text" else f"URL of the {kind}"
+        media.add_argument(f"--{kind}", metavar="TEXT" if kind == "text" else "URL", help=what)
+    send.add_argument("--caption", help="caption (images only)")
+    send.add_argument("--file-name", dest="file_name", help="file name ending in .pdf (documents)")
+    send.add_argument("--from", dest="sender", metavar="ALIAS", help="sender alias from config")
+    return parser
+
+
+Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO], int]
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    env = os.environ if env is None else env
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args, env, out)
+    except ConfigError as exc:
+        print(f"{exc}\nRun `whatsapp-bot check-config` after fixing it.", file=sys.stderr)
+        return EXIT_PROBLEM
+    except CommandError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        logger.debug("Failed to run %s", args.command, exc_info=True)
+        print(
+            f"Error: {args.command} failed unexpectedly ({type(exc).__name__}: {exc}). "
+            "Run again with --debug for details.",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEM
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,672 @@
+"""The YAML configuration: `${VAR}` expanded from the environment, validated into frozen objects.
+
+Every problem in a file is reported at once, each with its YAML path and a fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot import phones
+
+DEFAULT_DATABASE_URL = "sqlite:///whatsapp-bot.sqlite3"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+RecipientFormat = Literal["e164", "digits"]
+CallbacksFormat = Literal["string", "list"]
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    bot_token: str
+    signing_secret: str
+    api_base_url: str = DEFAULT_SLACK_API_URL
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    api_url: str
+    api_key: str
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 5.0
+    recipient_format: RecipientFormat = "e164"
+    callbacks_format: CallbacksFormat = "string"
+    max_rate_limit_wait_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Sender:
+    alias: str
+    number: str
+    label: str
+
+    def describe(self) -> str:
+        return f"{self.label} (+{self.number})"
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    channel_id: str
+    sender: str
+    allowed_senders: tuple[str, ...]
+    file_shares: bool = False
+    default_recipient: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    allowed_users: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    link_secret: str
+    link_ttl_hours: float = 24.0
+    allow_private_hosts: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    slack: SlackConfig
+    whatsapp: WhatsAppConfig
+    public_base_url: str
+    senders: Mapping[str, Sender]
+    default_sender: str
+    media: MediaConfig
+    database_url: str = DEFAULT_DATABASE_URL
+    contacts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    channels: Mapping[str, ChannelPolicy] = field(default_factory=lambda: MappingProxyType({}))
+    access: AccessConfig = field(default_factory=AccessConfig)
+
+    def callback_url(self, token: str) -> str:
+        return f"{self.public_base_url}/whatsapp/callbacks/{token}"
+
+    def media_url(self, token: str) -> str:
+        return f"{self.public_base_url}/media/{token}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}. {self.fix}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists every reason at once."""
+
+    def __init__(self, problems: list[Problem], source: str = "the configuration") -> None:
+        self.problems = problems
+        self.source = source
+        lines = [f"{source} has {len(problems)} problem(s):"]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys, which PyYAML would silently overwrite."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"found the key {key!r} twice",
+                key_node.start_mark,
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[Problem]) -> Any:
+    """Replace `${VAR}` (or `${VAR:-default}`) in every string of the tree."""
+    if isinstance(value, dict):
+        return {k: _expand(v, env, _join(path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(
+            Problem(path, f"the environment variable {name} is not set", f"Set {name}.")
+        )
+        return ""
+
+    return _VAR.sub(substitute, value)
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def load_config(path: str | Path, env: Mapping[str, str]) -> Config:
+    """Read, expand and validate a config file; raise ConfigError with every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                Problem(
+                    source,
+                    "the file does not exist",
+                    "Copy config.example.yaml to config.yaml and edit it, "
+                    "or pass --config PATH (or set WHATSAPP_BOT_CONFIG)",
+                )
+            ],
+            source,
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [Problem(source, f"the file cannot be read ({exc})", "Check its permissions")],
+            source,
+        ) from None
+    return parse_config_text(text, env, source=source)
+
+
+def parse_config_text(text: str, env: Mapping[str, str], *, source: str = "config") -> Config:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        what = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [Problem(f"(YAML {where})", f"the file is not valid YAML: {what}", "Fix the syntax")],
+            source,
+        ) from None
+    return parse_config(data, env, source=source)
+
+
+def parse_config(data: Any, env: Mapping[str, str], *, source: str = "config") -> Config:
+    problems: list[Problem] = []
+    data = _expand(data, env, "", problems)
+    config = _Reader(problems).config(data)
+    if problems or config is None:
+        raise ConfigError(problems, source)
+    return config
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads the expanded tree, appending a Problem for everything wrong."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+
+    def problem(self, path: str, message: str, fix: str) -> None:
+        # One problem per path: an unset ${VAR} is not also reported as a missing key.
+        if all(p.path != path for p in self.problems):
+            self.problems.append(Problem(path, message, fix))
+
+    def mapping(self, value: Any, path: str, allowed: Mapping[str, bool]) -> dict[str, Any] | None:
+        """Check a mapping's keys: `allowed` maps each key to whether it is required."""
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.problem(path or "(top level)", "must be a mapping of keys", "Indent keys below it")
+            return None
+        for key in value:
+            if key not in allowed:
+                known = ", ".join(allowed)
+                self.problem(_join(path, key), "unknown key", f"Remove it or use one of: {known}")
+        for key, required in allowed.items():
+            if required and value.get(key) in (None, ""):
+                self.problem(_join(path, key), "missing required key", f"Add `{key}:`")
+        return value
+
+    def text(self, value: Any, path: str, default: str | None = None) -> str:
+        if value is None or value == "":
+            return default or ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.problem(path, "must be a single text value", "Write it as a quoted string")
+            return default or ""
+        return str(value)
+
+    def url(self, value: Any, path: str, default: str | None = None) -> str:
+        raw = self.text(value, path, default)
+        if not raw:
+            return raw
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problem(
+                path, f"`{raw}` is not an http(s) URL", "Write it like https://host.example/path"
+            )
+        return raw
+
+    def number(self, value: Any, path: str, default: float, *, minimum: float = 0.0) -> float:
+        if value is None:
+            return default
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            result = float("nan")
+        if isinstance(value, bool) or not (result > minimum) or result != result:
+            self.problem(path, f"must be a number above {minimum:g}", f"For example `{default:g}`")
+            return default
+        return result
+
+    def flag(self, value: Any, path: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+        self.problem(path, "must be true or false", f"Write `{str(default).lower()}`")
+        return default
+
+    def choice(self, value: Any, path: str, options: tuple[str, ...]) -> str:
+        if value is None:
+            return options[0]
+        if value not in options:
+            self.problem(path, f"`{value}` is not allowed", f"Use one of: {', '.join(options)}")
+            return options[0]
+        return str(value)
+
+    def string_list(self, value: Any, path: str) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.problem(path, "must be a list of names", "Write it like `[support, sales]`")
+            return ()
+        return tuple(value)
+
+    # sections
+
+    def config(self, data: Any) -> Config | None:
+        top = self.mapping(data, "", _TOP_KEYS)
+        if top is None:
+            return None
+        slack = self.slack(top.get("slack"))
+        whatsapp = self.whatsapp(top.get("whatsapp"))
+        media = self.media(top.get("media"))
+        senders = self.senders(top.get("senders"))
+        default_sender = self.default_sender(top.get("default_sender"), senders)
+        contacts = self.contacts(top.get("contacts"))
+        channels = self.channels(top.get("channels"), senders, default_sender, contacts)
+        access = self.access(top.get("access"))
+        public_base_url = self.url(top.get("public_base_url"), "public_base_url").rstrip("/")
+        database_url = self.database_url(top.get("database_url"))
+        if slack is None or whatsapp is None or media is None:
+            return None
+        return Config(
+            slack=slack,
+            whatsapp=whatsapp,
+            public_base_url=public_base_url,
+            senders=MappingProxyType(senders),
+            default_sender=default_sender,
+            media=media,
+            database_url=database_url,
+            contacts=MappingProxyType(contacts),
+            channels=MappingProxyType(channels),
+            access=access,
+        )
+
+    def slack(self, value: Any) -> SlackConfig | None:
+        section = self.mapping(value, "slack", _SLACK_KEYS)
+        if section is None:
+            return None
+        api = self.url(section.get("api_base_url"), "slack.api_base_url", DEFAULT_SLACK_API_URL)
+        return SlackConfig(
+            bot_token=self.text(section.get("bot_token"), "slack.bot_token"),
+            signing_secret=self.text(section.get("signing_secret"), "slack.signing_secret"),
+            api_base_url=api if api.endswith("/") else api + "/",
+        )
+
+    def whatsapp(self, value: Any) -> WhatsAppConfig | None:
+        section = self.mapping(value, "whatsapp", _WHATSAPP_KEYS)
+        if section is None:
+            return None
+        p = "whatsapp."
+        recipient_format: Any = self.choice(
+            section.get("recipient_format"), p + "recipient_format", ("e164", "digits")
+        )
+        callbacks_format: Any = self.choice(
+            section.get("callbacks_format"), p + "callbacks_format", ("string", "list")
+        )
+        return WhatsAppConfig(
+            api_url=self.url(section.get("api_url"), p + "api_url"),
+            api_key=self.text(section.get("api_key"), p + "api_key"),
+            timeout_seconds=self.number(section.get("timeout_seconds"), p + "timeout_seconds", 10),
+            connect_timeout_seconds=self.number(
+                section.get("connect_timeout_seconds"), p + "connect_timeout_seconds", 5
+            ),
+            recipient_format=recipient_format,
+            callbacks_format=callbacks_format,
+            max_rate_limit_wait_seconds=self.number(
+                section.get("max_rate_limit_wait_seconds"),
+                p + "max_rate_limit_wait_seconds",
+                60,
+            ),
+        )
+
+    def media(self, value: Any) -> MediaConfig | None:
+        section = self.mapping(value, "media", _MEDIA_KEYS)
+        if section is None:
+            return None
+        secret = self.text(section.get("link_secret"), "media.link_secret")
+        if secret and len(secret) < 16:
+            self.problem(
+                "media.link_secret",
+                "is too short to sign links safely",
+                "Use at least 16 random characters, e.g. `openssl rand -hex 32`",
+            )
+        return MediaConfig(
+            link_secret=secret,
+            link_ttl_hours=self.number(section.get("link_ttl_hours"), "media.link_ttl_hours", 24),
+            allow_private_hosts=self.flag(
+                section.get("allow_private_hosts"), "media.allow_private_hosts", False
+            ),
+        )
+
+    def senders(self, value: Any) -> dict[str, Sender]:
+        if value is None or value == {}:
+            self.problem(
+                "senders",
+                "no sender numbers are configured",
+                'Add one, e.g. `support: {number: "15550001111", label: "Support"}`',
+            )
+            return {}
+        if not isinstance(value, dict):
+            self.problem("senders", "must be a mapping of alias to number", "See the example")
+            return {}
+        senders: dict[str, Sender] = {}
+        for alias, entry in value.items():
+            path = f"senders.{alias}"
+            if isinstance(entry, str | int) and not isinstance(entry, bool):
+                entry = {"number": str(entry)}
+            section = self.mapping(entry, path, _SENDER_KEYS)
+            if section is None:
+                continue
+            number = self.text(section.get("number"), path + ".number")
+            if number and not phones.is_sender_number(number):
+                self.problem(
+                    path + ".number",
+                    f"`{number}` must be digits only (8 to 15), without `+` or spaces",
+                    'Write it like `"15550001111"`',
+                )
+            label = self.text(section.get("label"), path + ".label", str(alias))
+            senders[str(alias)] = Sender(alias=str(alias), number=number, label=label)
+        return senders
+
+    def default_sender(self, value: Any, senders: Mapping[str, Sender]) -> str:
+        if value is None:
+            if len(senders) == 1:
+                return next(iter(senders))
+            if senders:
+                self.problem(
+                    "default_sender",
+                    "missing required key (there is more than one sender)",
+                    f"Add `default_sender:` with one of: {', '.join(senders)}",
+                )
+            return ""
+        name = self.text(value, "default_sender")
+        if senders and name not in senders:
+            self.problem(
+                "default_sender",
+                f"`{name}` is not defined under `senders`",
+                f"Use one of: {', '.join(senders)}",
+            )
+        return name
+
+    def contacts(self, value: Any) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem("contacts", "must be a mapping of name to number", "See the example")
+            return {}
+        contacts: dict[str, str] = {}
+        for name, number in value.items():
+            path = f"contacts.{name}"
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", str(name)):
+                self.problem(
+                    path,
+                    "a contact name must start with a letter and have no spaces",
+                    "Use letters, digits, `-`, `_` or `.`, e.g. `acme-ops`",
+                )
+            try:
+                contacts[str(name)] = phones.normalize(self.text(number, path))
+            except phones.InvalidNumber as exc:
+                self.problem(
+                    path,
+                    f"`{number}` is not a valid phone number ({exc.why})",
+                    f"Write it in E.164, e.g. `{phones.EXAMPLE_NUMBER}`",
+                )
+        return contacts
+
+    def channels(
+        self,
+        value: Any,
+        senders: Mapping[str, Sender],
+        default_sender: str,
+        contacts: Mapping[str, str],
+    ) -> dict[str, ChannelPolicy]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem("channels", "must be a mapping of Slack channel ID to settings", "")
+            return {}
+        channels: dict[str, ChannelPolicy] = {}
+        for channel_id, entry in value.items():
+            path = f"channels.{channel_id}"
+            if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", str(channel_id)):
+                self.problem(
+                    path,
+                    "is not a Slack channel ID",
+                    "Use the ID (like C0123ABCD) from the channel's details, not its name",
+                )
+            section = self.mapping(entry, path, _CHANNEL_KEYS)
+            if section is None:
+                continue
+            policy = self.channel(str(channel_id), section, senders, default_sender, contacts)
+            channels[str(channel_id)] = policy
+        return channels
+
+    def channel(
+        self,
+        channel_id: str,
+        section: dict[str, Any],
+        senders: Mapping[str, Sender],
+        default_sender: str,
+        contacts: Mapping[str, str],
+    ) -> ChannelPolicy:
+        path = f"channels.{channel_id}"
+        sender = self.text(section.get("sender"), path + ".sender", default_sender)
+        if section.get("sender") is not None and senders and sender not in senders:
+            self.problem(
+                path + ".sender",
+                f"`{sender}` is not defined under `senders`",
+                f"Use one of: {', '.join(senders)}",
+            )
+        allowed = self.string_list(section.get("allowed_senders"), path + ".allowed_senders")
+        if allowed is None:
+            return self.channel_policy(channel_id, section, (sender,), sender, contacts)
+        for i, name in enumerate(allowed):
+            if senders and name not in senders:
+                self.problem(
+                    f"{path}.allowed_senders[{i}]",
+                    f"`{name}` is not defined under `senders`",
+                    f"Use one of: {', '.join(senders)}",
+                )
+        if allowed and sender and sender not in allowed:
+            self.problem(
+                path + ".allowed_senders",
+                f"does not include the channel's own sender `{sender}`",
+                f"Add `{sender}` to the list or change `sender`",
+            )
+        return self.channel_policy(channel_id, section, allowed, sender, contacts)
+
+    def channel_policy(
+        self,
+        channel_id: str,
+        section: dict[str, Any],
+        allowed: tuple[str, ...],
+        sender: str,
+        contacts: Mapping[str, str],
+    ) -> ChannelPolicy:
+        path = f"channels.{channel_id}"
+        recipient = self.recipient(section.get("default_recipient"), path, contacts)
+        return ChannelPolicy(
+            channel_id=channel_id,
+            sender=sender,
+            allowed_senders=allowed,
+            file_shares=self.flag(section.get("file_shares"), path + ".file_shares", False),
+            default_recipient=recipient,
+        )
+
+    def recipient(self, value: Any, path: str, contacts: Mapping[str, str]) -> str | None:
+        if value is None:
+            return None
+        raw = self.text(value, path + ".default_recipient")
+        if raw in contacts:
+            return contacts[raw]
+        try:
+            return phones.normalize(raw)
+        except phones.InvalidNumber as exc:
+            self.problem(
+                path + ".default_recipient",
+                f"`{raw}` is neither a contact name nor a valid number ({exc.why})",
+                f"Use a name from `contacts` or a number like `{phones.EXAMPLE_NUMBER}`",
+            )
+            return None
+
+    def access(self, value: Any) -> AccessConfig:
+        section = self.mapping(value, "access", _ACCESS_KEYS)
+        if section is None:
+            return AccessConfig()
+        users = self.string_list(section.get("allowed_users"), "access.allowed_users") or ()
+        for i, user in enumerate(users):
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
+                self.problem(
+                    f"access.allowed_users[{i}]",
+                    f"`{user}` is not a Slack user ID",
+                    "Use the member ID (like U0123ABCD) from the person's profile",
+                )
+        return AccessConfig(allowed_users=frozenset(users))
+
+    def database_url(self, value: Any) -> str:
+        url = self.text(value, "database_url", DEFAULT_DATABASE_URL)
+        fix = "Use `sqlite:///path/to/file.sqlite3` or `postgresql+psycopg://user@host/db`"
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            self.problem("database_url", f"`{url}` cannot be read as a database URL", fix)
+            return url
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            self.problem(
+                "database_url", f"the `{parsed.get_backend_name()}` database is not supported", fix
+            )
+        return url
+
+
+_TOP_KEYS = {
+    "slack": True,
+    "whatsapp": True,
+    "public_base_url": True,
+    "database_url": False,
+    "senders": False,  # reported by `senders` itself, with an example
+    "default_sender": False,
+    "contacts": False,
+    "channels": False,
+    "access": False,
+    "media": True,
+}
+_SLACK_KEYS = {"bot_token": True, "signing_secret": True, "api_base_url": False}
+_WHATSAPP_KEYS = {
+    "api_url": True,
+    "api_key": True,
+    "timeout_seconds": False,
+    "connect_timeout_seconds": False,
+    "recipient_format": False,
+    "callbacks_format": False,
+    "max_rate_limit_wait_seconds": False,
+}
+_SENDER_KEYS = {"number": True, "label": False}
+_CHANNEL_KEYS = {
+    "sender": False,
+    "allowed_senders": False,
+    "file_shares": False,
+    "default_recipient": False,
+}
+_ACCESS_KEYS = {"allowed_users": False}
+_MEDIA_KEYS = {"link_secret": True, "link_ttl_hours": False, "allow_private_hosts": False}
+
+
+def redact_database_url(url: str) -> str:
+    """The database URL with any password hidden, for printing."""
+    try:
+        parsed = make_url(url)
+        return parsed.render_as_string(hide_password=True) if parsed.password else url
+    except (ArgumentError, ValueError):
+        return "(unreadable URL)"
+
+
+def summary(config: Config) -> str:
+    """A short human summary for `check-config`."""
+    lines = ["Configuration OK.", "Senders:"]
+    for alias, sender in config.senders.items():
+        mark = " (default)" if alias == config.default_sender else ""
+        lines.append(f"  - {alias}: {sender.describe()}{mark}")
+    if config.channels:
+        lines.append(
+            f"Channels: sending is allowed only in these {len(config.channels)} channel(s):"
+        )
+        for channel in config.channels.values():
+            extra = []
+            if channel.file_shares:
+                extra.append("offers shared files")
+            if channel.default_recipient:
+                extra.append(f"default recipient {channel.default_recipient}")
+            suffix = f"; {', '.join(extra)}" if extra else ""
+            lines.append(
+                f"  - {channel.channel_id}: sender {channel.sender}, "
+                f"allowed {', '.join(channel.allowed_senders)}{suffix}"
+            )
+    else:
+        lines.append("Channels: none configured, so sending is allowed in ANY channel.")
+    users = config.access.allowed_users
+    lines.append(
+        f"Users: only {len(users)} listed user(s) may send."
+        if users
+        else "Users: anyone in an allowed channel may send."
+    )
+    if config.contacts:
+        lines.append(f"Contacts: {len(config.contacts)}")
+    lines.append(f"Database: {redact_database_url(config.database_url)}")
+    lines.append(f"Public URL: {config.public_base_url}")
+    lines.append(f"Provider: {config.whatsapp.api_url}")
+    return "\n".join(lines)

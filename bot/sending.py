@@ -1,0 +1,231 @@
+"""The use cases: draft a send, confirm it once, deliver it to the provider once."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import phones, tokens
+from bot.config import Config, Sender
+from bot.store import SendRecord, SendState, Store
+from bot.whatsapp.client import (
+    ProviderClient,
+    ProviderError,
+    ProviderRateLimited,
+    SendResult,
+)
+from bot.whatsapp.payloads import (
+    Message,
+    MessageKind,
+    PayloadError,
+    build_request,
+    new_external_id,
+)
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PURPOSE = "callback"
+CONNECT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+
+
+class SendRefused(ValueError):
+    """A send that may not be made, with the reason for the person asking."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened when a confirmed send met the provider."""
+
+    send: SendRecord
+    result: SendResult | None = None
+    error: ProviderError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+WaitNotice = Callable[[SendRecord, float], None]
+
+
+class SendService:
+    """Drafts, confirms and delivers sends; the same path for Slack and the command line."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        provider: ProviderClient,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.provider = provider
+        self._sleep = sleep
+
+    # drafting
+
+    def resolve_recipient(self, text: str) -> str:
+        """A contacts name or a phone number, as E.164; PayloadError if neither."""
+        text = text.strip()
+        if text in self.config.contacts:
+            return self.config.contacts[text]
+        if not phones.looks_like_number(text):
+            names = ", ".join(sorted(self.config.contacts)) or "none are configured"
+            raise PayloadError(
+                "to",
+                f"`{text}` is not a phone number or a known contact (contacts: {names}). "
+                f"Use a number like `{phones.EXAMPLE_NUMBER}`.",
+            )
+        try:
+            return phones.normalize(text)
+        except phones.InvalidNumber as exc:
+            raise PayloadError("to", str(exc)) from None
+
+    def resolve_sender(self, alias: str | None, channel_id: str | None = None) -> Sender:
+        """The sender to use: the one named, else the channel's, else the default."""
+        policy = self.config.channels.get(channel_id or "")
+        chosen = alias or (policy.sender if policy else self.config.default_sender)
+        sender = self.config.senders.get(chosen)
+        if sender is None:
+            known = ", ".join(self.config.senders)
+            raise SendRefused(f"There is no sender called `{chosen}`. Senders: {known}.")
+        if policy is not None and chosen not in policy.allowed_senders:
+            allowed = ", ".join(f"`{a}`" for a in policy.allowed_senders)
+            raise SendRefused(
+                f"The sender `{chosen}` may not be used in this channel. Allowed here: {allowed}."
+            )
+        return sender
+
+    def create_draft(
+        self,
+        message: Message,
+        *,
+        sender: Sender,
+        source: str,
+        team_id: str | None = None,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        thread_ts: str | None = None,
+    ) -> SendRecord:
+        """Check the message fully and record it as a draft with its ids and callback token."""
+        external_id = new_external_id()
+        token = tokens.new_token(self.config.media.link_secret, CALLBACK_PURPOSE)
+        body = self._request_body(message, sender.number, external_id, token)
+        request = body["request"]
+        return self.store.add_send(
+            id=secrets.token_hex(16),
+            source=source,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            thread_ts=thread_ts,
+            sender_alias=sender.alias,
+            sender_number=sender.number,
+            recipient=phones.normalize(request["to"]),
+            kind=request["type"],
+            body=request["message"],
+            caption=request.get("caption"),
+            file_name=request.get("fileName"),
+            external_id=external_id,
+            callback_token=token,
+        )
+
+    def _request_body(
+        self, message: Message, sender_number: str, external_id: str, token: str
+    ) -> dict[str, Any]:
+        whatsapp = self.config.whatsapp
+        return build_request(
+            message,
+            sender_number=sender_number,
+            external_id=external_id,
+            callback_urls=[self.config.callback_url(token)],
+            recipient_format=whatsapp.recipient_format,
+            callbacks_format=whatsapp.callbacks_format,
+        )
+
+    def request_for(self, send: SendRecord) -> dict[str, Any]:
+        """The exact body the provider gets for a recorded send."""
+        message = Message(
+            kind=MessageKind(send.kind),
+            to=send.recipient,
+            body=send.body,
+            caption=send.caption,
+            file_name=send.file_name,
+        )
+        return self._request_body(
+            message, send.sender_number, send.external_id, send.callback_token
+        )
+
+    # confirming
+
+    def confirm(self, send_id: str) -> SendRecord | None:
+        """Draft → confirmed, once; None when it was already confirmed, cancelled or sent."""
+        return self.store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
+
+    def cancel(self, send_id: str) -> SendRecord | None:
+        return self.store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CANCELLED)
+
+    # delivering
+
+    def deliver(self, send_id: str, *, on_wait: WaitNotice | None = None) -> Delivery | None:
+        """Confirmed → sending → sent/failed/unknown. None if another worker took it first."""
+        send = self.store.transition(
+            send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING
+        )
+        if send is None:
+            return None
+        return self._attempt(send, on_wait)
+
+    def _attempt(self, send: SendRecord, on_wait: WaitNotice | None) -> Delivery:
+        body = self.request_for(send)
+        connect_retries = list(CONNECT_RETRY_DELAYS)
+        while True:
+            try:
+                result = self.provider.send(body)
+            except ProviderRateLimited as exc:
+                wait = exc.retry_after if exc.retry_after is not None else 5.0
+                if wait > self.config.whatsapp.max_rate_limit_wait_seconds:
+                    return self._failed(send, exc, SendState.FAILED)
+                if on_wait is not None:
+                    on_wait(send, wait)
+                self._sleep(wait)
+                continue
+            except ProviderError as exc:
+                if not exc.may_have_been_received and exc.kind == "unavailable" and connect_retries:
+                    self._sleep(connect_retries.pop(0))
+                    continue
+                state = SendState.UNKNOWN if exc.may_have_been_received else SendState.FAILED
+                return self._failed(send, exc, state)
+            return self._sent(send, result)
+
+    def _sent(self, send: SendRecord, result: SendResult) -> Delivery:
+        updated = self.store.transition(
+            send.id,
+            from_states=[SendState.SENDING],
+            to=SendState.SENT,
+            transaction_id=result.transaction_id,
+            error=None,
+        )
+        return Delivery(send=updated or self._reload(send), result=result)
+
+    def _failed(self, send: SendRecord, error: ProviderError, state: SendState) -> Delivery:
+        logger.warning(
+            "Send %s not delivered: %s (%s, status %s)",
+            send.id,
+            error.reason,
+            error.kind,
+            error.status,
+        )
+        updated = self.store.transition(
+            send.id, from_states=[SendState.SENDING], to=state, error=error.reason
+        )
+        return Delivery(send=updated or self._reload(send), error=error)
+
+    def _reload(self, send: SendRecord) -> SendRecord:
+        return self.store.get_send(send.id) or send

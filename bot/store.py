@@ -1,0 +1,404 @@
+"""Persistence: one SQLAlchemy Core schema for SQLite and PostgreSQL.
+
+State changes are single conditional UPDATEs, so under concurrency (threads, or several app
+instances on one PostgreSQL) a draft is confirmed once and a send is attempted once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+
+class SendState(StrEnum):
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+metadata = sa.MetaData()
+
+_TS = sa.DateTime(timezone=True)
+
+sends = sa.Table(
+    "sends",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("user_id", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("status_ts", sa.String(32)),
+    sa.Column("sender_alias", sa.String(64), nullable=False),
+    sa.Column("sender_number", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("caption", sa.Text),
+    sa.Column("file_name", sa.Text),
+    sa.Column("external_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("callback_token", sa.String(128), nullable=False, unique=True),
+    sa.Column("transaction_id", sa.String(128), index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("provider_status", sa.String(64)),
+    sa.Column("provider_rank", sa.Integer),
+    sa.Column("provider_status_at", _TS),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+)
+
+statuses = sa.Table(
+    "statuses",
+    metadata,
+    sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), primary_key=True),
+    sa.Column("status", sa.String(64), primary_key=True),
+    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("provider_date", sa.String(64)),
+    sa.Column("detail", sa.Text),
+)
+
+callbacks = sa.Table(
+    "callbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), index=True),
+    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("status", sa.String(64)),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+
+_READONLY = "whatsapp_bot_readonly"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    source: str
+    sender_alias: str
+    sender_number: str
+    recipient: str
+    kind: str
+    body: str
+    external_id: str
+    callback_token: str
+    state: SendState
+    team_id: str | None = None
+    channel_id: str | None = None
+    user_id: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    status_ts: str | None = None
+    caption: str | None = None
+    file_name: str | None = None
+    transaction_id: str | None = None
+    provider_status: str | None = None
+    provider_rank: int | None = None
+    provider_status_at: datetime | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> SendRecord:
+        values = dict(row)
+        for key in ("created_at", "updated_at", "provider_status_at"):
+            values[key] = _aware(values[key])
+        values["state"] = SendState(values["state"])
+        return cls(**values)
+
+
+_SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    status: str
+    received_at: datetime
+    provider_date: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What recording one status did: `new` unless a duplicate; `advanced` if now shown."""
+
+    new: bool
+    advanced: bool
+    send: SendRecord
+
+
+class Store:
+    """The app's database. Thread-safe; every method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
+        return cls(create_engine(url, pool_size=pool_size))
+
+    def create_schema(self) -> None:
+        """Create missing tables; safe when several instances start at once."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7461263)"))
+            metadata.create_all(conn, checkfirst=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_READONLY: True})
+            yield conn
+
+    # sends
+
+    def add_send(self, **values: Any) -> SendRecord:
+        now = utcnow()
+        row = {"created_at": now, "updated_at": now, "state": SendState.DRAFT, **values}
+        unknown = set(row) - _SEND_FIELDS
+        if unknown:
+            raise TypeError(f"unknown send fields: {sorted(unknown)}")
+        row["state"] = str(row["state"])
+        with self._tx() as conn:
+            conn.execute(sends.insert().values(**row))
+            return self._get(conn, row["id"])
+
+    def get_send(self, send_id: str) -> SendRecord | None:
+        with self._read() as conn:
+            return self._find(conn, sends.c.id == send_id)
+
+    def find_by_token(self, token: str) -> SendRecord | None:
+        with self._read() as conn:
+            return self._find(conn, sends.c.callback_token == token)
+
+    def find_by_transaction_id(self, transaction_id: str) -> SendRecord | None:
+        with self._read() as conn:
+            return self._find(conn, sends.c.transaction_id == transaction_id)
+
+    def find_by_external_id(self, external_id: str) -> SendRecord | None:
+        with self._read() as conn:
+            return self._find(conn, sends.c.external_id == external_id)
+
+    def sends_in_state(self, states: Iterable[SendState]) -> list[SendRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(sends)
+                .where(sends.c.state.in_([str(s) for s in states]))
+                .order_by(sends.c.created_at)
+            ).mappings()
+            return [SendRecord.from_row(r) for r in rows]
+
+    def transition(
+        self, send_id: str, *, from_states: Iterable[SendState], to: SendState, **changes: Any
+    ) -> SendRecord | None:
+        """Move a send between states atomically; None if it was not in `from_states`."""
+        allowed = [str(s) for s in from_states]
+        values = {**changes, "state": str(to), "updated_at": utcnow()}
+        if to is SendState.SENDING:
+            values["attempts"] = sends.c.attempts + 1
+        with self._tx() as conn:
+            result = conn.execute(
+                sends.update()
+                .where(sends.c.id == send_id, sends.c.state.in_(allowed))
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return None
+            return self._get(conn, send_id)
+
+    def update_send(self, send_id: str, **changes: Any) -> SendRecord:
+        """Set fields that carry no state (Slack message refs, for instance)."""
+        if "state" in changes:
+            raise ValueError("use transition() to change a send's state")
+        with self._tx() as conn:
+            conn.execute(
+                sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
+            )
+            return self._get(conn, send_id)
+
+    def claim_ref(self, send_id: str, column: str, value: str) -> bool:
+        """Set a Slack ref only if it is still empty, so two workers never both post it."""
+        col = sends.c[column]
+        with self._tx() as conn:
+            result = conn.execute(
+                sends.update().where(sends.c.id == send_id, col.is_(None)).values({col: value})
+            )
+            return result.rowcount == 1
+
+    # statuses
+
+    def record_callback(
+        self, send_id: str | None, body: str, status: str | None, *, at: datetime | None = None
+    ) -> int:
+        """Keep a provider callback verbatim, whatever it says."""
+        with self._tx() as conn:
+            result = conn.execute(
+                callbacks.insert().values(
+                    send_id=send_id, body=body, status=status, received_at=at or utcnow()
+                )
+            )
+            key = result.inserted_primary_key
+            return int(key[0]) if key else 0
+
+    def callbacks_for(self, send_id: str) -> list[tuple[datetime, str | None, str]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(callbacks.c.received_at, callbacks.c.status, callbacks.c.body)
+                .where(callbacks.c.send_id == send_id)
+                .order_by(callbacks.c.id)
+            )
+            return [(_aware(r[0]) or utcnow(), r[1], r[2]) for r in rows]
+
+    def add_status(
+        self,
+        send_id: str,
+        status: str,
+        *,
+        rank: int,
+        at: datetime | None = None,
+        provider_date: str | None = None,
+        detail: str | None = None,
+    ) -> StatusChange:
+        """Record a status once; make it the shown one only if it ranks above the current."""
+        at = at or utcnow()
+        with self._tx() as conn:
+            insert = _insert_ignore(conn, statuses).values(
+                send_id=send_id,
+                status=status,
+                received_at=at,
+                provider_date=provider_date,
+                detail=detail,
+            )
+            # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
+            new = conn.execute(insert.returning(statuses.c.status)).first() is not None
+            advanced = False
+            if new:
+                current = sends.c.provider_rank
+                result = conn.execute(
+                    sends.update()
+                    .where(sends.c.id == send_id, sa.or_(current.is_(None), current < rank))
+                    .values(
+                        provider_status=status,
+                        provider_rank=rank,
+                        provider_status_at=at,
+                        updated_at=at,
+                    )
+                )
+                advanced = result.rowcount == 1
+            return StatusChange(new=new, advanced=advanced, send=self._get(conn, send_id))
+
+    def timeline(self, send_id: str) -> list[StatusRow]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(statuses)
+                .where(statuses.c.send_id == send_id)
+                .order_by(statuses.c.received_at, statuses.c.status)
+            ).mappings()
+            return [
+                StatusRow(
+                    status=r["status"],
+                    received_at=_aware(r["received_at"]) or utcnow(),
+                    provider_date=r["provider_date"],
+                    detail=r["detail"],
+                )
+                for r in rows
+            ]
+
+    # helpers
+
+    def _find(self, conn: Connection, condition: Any) -> SendRecord | None:
+        row = conn.execute(sa.select(sends).where(condition)).mappings().first()
+        return SendRecord.from_row(row) if row else None
+
+    def _get(self, conn: Connection, send_id: str) -> SendRecord:
+        record = self._find(conn, sends.c.id == send_id)
+        if record is None:
+            raise LookupError(f"no send {send_id}")
+        return record
+
+
+def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
+    """INSERT that does nothing on a key conflict, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine tuned for the backend: WAL and a busy timeout for SQLite."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+        )
+    in_memory = parsed.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=StaticPool if in_memory else None,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling is replaced by explicit BEGIN IMMEDIATE below,
+        # so that concurrent writers wait on the busy timeout instead of failing to upgrade.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Reads run in a deferred transaction, so with WAL they never wait for a writer.
+        readonly = conn.get_execution_options().get(_READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,157 @@
+"""Contract tests for the store: the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.store import SendState, Store
+
+
+def new_send(store: Store, **values: Any) -> str:
+    send_id = secrets.token_hex(16)
+    store.add_send(
+        id=send_id,
+        source="cli",
+        sender_alias="support",
+        sender_number="15550001111",
+        recipient="+573001234567",
+        kind="image",
+        body="https://x.example/a.png",
+        caption="Hi",
+        external_id=secrets.token_hex(16),
+        callback_token=secrets.token_urlsafe(24),
+        **values,
+    )
+    return send_id
+
+
+def test_a_send_keeps_everything_it_was_given(store: Store) -> None:
+    send_id = new_send(store, team_id="T1", channel_id="C1", user_id="U1")
+    send = store.get_send(send_id)
+    assert send is not None
+    assert (send.state, send.team_id, send.channel_id, send.user_id) == (
+        SendState.DRAFT,
+        "T1",
+        "C1",
+        "U1",
+    )
+    assert send.caption == "Hi" and send.transaction_id is None
+    assert send.created_at.tzinfo is not None
+    assert store.find_by_token(send.callback_token) == send
+    assert store.find_by_external_id(send.external_id) == send
+    assert store.get_send("nope") is None
+
+
+def test_transitions_happen_once(store: Store) -> None:
+    send_id = new_send(store)
+    assert store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
+    assert store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED) is None
+    assert store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CANCELLED) is None
+    sending = store.transition(send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING)
+    assert sending is not None and sending.attempts == 1
+    sent = store.transition(
+        send_id, from_states=[SendState.SENDING], to=SendState.SENT, transaction_id="tx-1"
+    )
+    assert sent is not None and sent.state is SendState.SENT
+    assert store.find_by_transaction_id("tx-1") == sent
+    with pytest.raises(ValueError):
+        store.update_send(send_id, state="draft")
+
+
+def race(workers: int, action: Callable[[], object]) -> list[object]:
+    barrier = threading.Barrier(workers)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        outcome = action()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_concurrent_confirmations_win_exactly_once(store: Store) -> None:
+    send_id = new_send(store)
+    results = race(
+        12, lambda: store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
+    )
+    assert sum(r is not None for r in results) == 1
+
+
+def test_claim_ref_is_won_once(store: Store) -> None:
+    send_id = new_send(store)
+    results = race(8, lambda: store.claim_ref(send_id, "message_ts", "1.1"))
+    assert results.count(True) == 1
+    assert store.get_send(send_id).message_ts == "1.1"  # type: ignore[union-attr]
+
+
+def test_statuses_are_kept_once_and_never_move_backwards(store: Store) -> None:
+    send_id = new_send(store)
+    first = store.add_status(send_id, "QUEUE", rank=10)
+    assert first.new and first.advanced and first.send.provider_status == "QUEUE"
+    read = store.add_status(send_id, "READ", rank=50, provider_date="2026-01-01T00:00:00Z")
+    assert read.advanced and read.send.provider_status == "READ"
+    late = store.add_status(send_id, "SENT", rank=30)
+    assert late.new and not late.advanced and late.send.provider_status == "READ"
+    again = store.add_status(send_id, "READ", rank=50)
+    assert not again.new and not again.advanced
+    assert [s.status for s in store.timeline(send_id)] == ["QUEUE", "READ", "SENT"]
+    assert store.timeline(send_id)[1].provider_date == "2026-01-01T00:00:00Z"
+
+
+def test_concurrent_duplicate_statuses_are_recorded_once(store: Store) -> None:
+    send_id = new_send(store)
+    results = race(10, lambda: store.add_status(send_id, "DELIVERED", rank=40))
+    assert sum(r.new for r in results) == 1  # type: ignore[attr-defined]
+    assert sum(r.advanced for r in results) == 1  # type: ignore[attr-defined]
+
+
+def test_every_callback_is_kept_raw(store: Store) -> None:
+    send_id = new_send(store)
+    store.record_callback(send_id, '{"status": "SENT"}', "SENT")
+    store.record_callback(send_id, '{"status": "SENT"}', "SENT")
+    store.record_callback(None, "not json", None)
+    kept = store.callbacks_for(send_id)
+    assert [(status, body) for _, status, body in kept] == [
+        ("SENT", '{"status": "SENT"}'),
+        ("SENT", '{"status": "SENT"}'),
+    ]
+
+
+def test_schema_creation_is_idempotent(store: Store) -> None:
+    store.create_schema()
+    send_id = new_send(store)
+    store.create_schema()
+    assert store.get_send(send_id) is not None
+
+
+def test_records_survive_a_new_store_on_the_same_database(database_url: str) -> None:
+    first = Store.from_url(database_url)
+    first.create_schema()
+    send_id = new_send(first)
+    first.add_status(send_id, "SENT", rank=30)
+    first.close()
+    second = Store.from_url(database_url)
+    second.create_schema()
+    assert second.get_send(send_id).provider_status == "SENT"  # type: ignore[union-attr]
+    second.close()
+
+
+def test_sqlite_uses_wal(tmp_path: Any) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    store.create_schema()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
