@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import config as config_module
 from bot.config import Config, ConfigError
@@ -15,6 +15,12 @@ from bot.sending import SendRefused, SendService
 from bot.store import SendRecord, Store
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
+
+if TYPE_CHECKING:
+    from bot.web import WebApp
+
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 16
 
 logger = logging.getLogger("bot")
 
@@ -117,6 +123,40 @@ def _send_once(
     raise CommandError(f"The provider did not send it: {error.reason}.{advice}", EXIT_NOT_SENT)
 
 
+def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from bot.app import create_app
+    from bot.server import serve
+
+    path = _config_path(args, env)
+    config_module.load_config(path, env)  # fail here, once, with every problem listed
+    log_level = "debug" if args.debug else "info"
+
+    def factory() -> WebApp:
+        logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
+        return create_app(config_module.load_config(path, env))
+
+    print(f"Serving on http://{args.host}:{args.port} (config: {path})", file=out, flush=True)
+    serve(
+        factory,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=log_level,
+    )
+    return EXIT_OK
+
+
+def cmd_manifest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from bot.manifest import EXAMPLE_BASE_URL, render
+
+    base = args.base_url or EXAMPLE_BASE_URL
+    if not base.startswith(("https://", "http://")):
+        raise CommandError(f"--base-url must start with https://, e.g. {EXAMPLE_BASE_URL}", 2)
+    out.write(render(base))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whatsapp-bot", description="Send WhatsApp media to customers from Slack."
@@ -133,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("check-config", cmd_check_config, "validate the config and print a summary")
+
+    serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes")
+    serve.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker")
+
+    manifest = commands.add_parser(
+        "manifest", help="print manifest.yml with the request URLs filled in"
+    )
+    manifest.set_defaults(handler=cmd_manifest)
+    manifest.add_argument("--base-url", help="the app's public URL, e.g. https://bot.example.com")
 
     send = add("send", cmd_send, "send one WhatsApp message and print its transactionId")
     send.add_argument("--to", required=True, help="recipient: E.164 number or contact name")

@@ -171,6 +171,23 @@ class SendService:
     def cancel(self, send_id: str) -> SendRecord | None:
         return self.store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CANCELLED)
 
+    def retry(self, send_id: str) -> SendRecord | None:
+        """Unknown → confirmed, once, when a person asks to send it again."""
+        return self.store.transition(
+            send_id,
+            from_states=[SendState.UNKNOWN],
+            to=SendState.CONFIRMED,
+            error=None,
+            outcome_ts=None,
+        )
+
+    def sender_of(self, send: SendRecord) -> Sender:
+        """The configured sender a send used, or one rebuilt from the record if since removed."""
+        configured = self.config.senders.get(send.sender_alias)
+        if configured is not None and configured.number == send.sender_number:
+            return configured
+        return Sender(alias=send.sender_alias, number=send.sender_number, label=send.sender_alias)
+
     # delivering
 
     def deliver(self, send_id: str, *, on_wait: WaitNotice | None = None) -> Delivery | None:

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -64,6 +64,17 @@ sends = sa.Table(
     sa.Column("provider_status_at", _TS),
     sa.Column("error", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # What Slack shows of this send, and who is updating it. `version` counts changes worth
+    # showing; `dirty` (indexed) says Slack lags behind, so a sweeper finds the send after a crash.
+    sa.Column("txid_ts", sa.String(32)),
+    sa.Column("outcome_ts", sa.String(32)),
+    sa.Column("message_status", sa.String(64)),
+    sa.Column("status_shown", sa.String(64)),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rendered_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
+    sa.Column("render_owner", sa.String(64)),
+    sa.Column("render_until", _TS),
 )
 
 statuses = sa.Table(
@@ -74,6 +85,9 @@ statuses = sa.Table(
     sa.Column("received_at", _TS, nullable=False),
     sa.Column("provider_date", sa.String(64)),
     sa.Column("detail", sa.Text),
+    # True when this status moved the shown status forward as it arrived.
+    sa.Column("advanced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reply_ts", sa.String(32)),
 )
 
 callbacks = sa.Table(
@@ -88,6 +102,7 @@ callbacks = sa.Table(
 
 
 _READONLY = "whatsapp_bot_readonly"
+_CHANGED = {"version": sends.c.version + 1, "dirty": True}
 
 
 def utcnow() -> datetime:
@@ -129,11 +144,20 @@ class SendRecord:
     provider_status_at: datetime | None = None
     error: str | None = None
     attempts: int = 0
+    txid_ts: str | None = None
+    outcome_ts: str | None = None
+    message_status: str | None = None
+    status_shown: str | None = None
+    version: int = 0
+    rendered_version: int = 0
+    dirty: bool = False
+    render_owner: str | None = None
+    render_until: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> SendRecord:
         values = dict(row)
-        for key in ("created_at", "updated_at", "provider_status_at"):
+        for key in ("created_at", "updated_at", "provider_status_at", "render_until"):
             values[key] = _aware(values[key])
         values["state"] = SendState(values["state"])
         return cls(**values)
@@ -146,8 +170,10 @@ _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
 class StatusRow:
     status: str
     received_at: datetime
-    provider_date: str | None
-    detail: str | None
+    provider_date: str | None = None
+    detail: str | None = None
+    advanced: bool = False
+    reply_ts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -237,7 +263,7 @@ class Store:
     ) -> SendRecord | None:
         """Move a send between states atomically; None if it was not in `from_states`."""
         allowed = [str(s) for s in from_states]
-        values = {**changes, "state": str(to), "updated_at": utcnow()}
+        values = {**changes, "state": str(to), "updated_at": utcnow(), **_CHANGED}
         if to is SendState.SENDING:
             values["attempts"] = sends.c.attempts + 1
         with self._tx() as conn:
@@ -329,7 +355,64 @@ class Store:
                     )
                 )
                 advanced = result.rowcount == 1
+                if advanced:
+                    conn.execute(
+                        statuses.update()
+                        .where(statuses.c.send_id == send_id, statuses.c.status == status)
+                        .values(advanced=True)
+                    )
+                conn.execute(sends.update().where(sends.c.id == send_id).values(**_CHANGED))
             return StatusChange(new=new, advanced=advanced, send=self._get(conn, send_id))
+
+    def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                statuses.update()
+                .where(statuses.c.send_id == send_id, statuses.c.status == status)
+                .values(reply_ts=reply_ts)
+            )
+
+    # keeping Slack in step
+
+    def acquire_render(self, send_id: str, owner: str, *, seconds: float) -> bool:
+        """Take the send's render lease, unless someone else holds an unexpired one."""
+        now = utcnow()
+        until = sends.c.render_until
+        with self._tx() as conn:
+            result = conn.execute(
+                sends.update()
+                .where(sends.c.id == send_id, sa.or_(until.is_(None), until < now))
+                .values(render_owner=owner, render_until=now + timedelta(seconds=seconds))
+            )
+            return result.rowcount == 1
+
+    def finish_render(self, send_id: str, owner: str, version: int | None) -> bool:
+        """Release the lease having shown `version` (None: shown nothing); True if still dirty."""
+        values: dict[str, Any] = {"render_owner": None, "render_until": None}
+        if version is not None:
+            values["rendered_version"] = version
+            values["dirty"] = sends.c.version > version
+        with self._tx() as conn:
+            conn.execute(
+                sends.update()
+                .where(sends.c.id == send_id, sends.c.render_owner == owner)
+                .values(**values)
+            )
+            send = self._get(conn, send_id)
+            return send.dirty
+
+    def dirty_sends(self, *, limit: int = 100) -> list[str]:
+        """Sends that Slack lags behind and that nobody is updating now."""
+        now = utcnow()
+        until = sends.c.render_until
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(sends.c.id)
+                .where(sends.c.dirty.is_(True), sa.or_(until.is_(None), until < now))
+                .order_by(sends.c.updated_at)
+                .limit(limit)
+            )
+            return [r[0] for r in rows]
 
     def timeline(self, send_id: str) -> list[StatusRow]:
         with self._read() as conn:
@@ -344,6 +427,8 @@ class Store:
                     received_at=_aware(r["received_at"]) or utcnow(),
                     provider_date=r["provider_date"],
                     detail=r["detail"],
+                    advanced=r["advanced"],
+                    reply_ts=r["reply_ts"],
                 )
                 for r in rows
             ]

@@ -1,0 +1,102 @@
+"""The app factory: wires config, database, provider and Slack into one WSGI application."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.config import Config
+from bot.intake import StatusIntake
+from bot.listeners import actions, commands
+from bot.render import ThreadRenderer
+from bot.sending import SendService
+from bot.services import Services
+from bot.store import Store
+from bot.web import WebApp
+from bot.whatsapp.client import ProviderClient
+
+logger = logging.getLogger(__name__)
+
+
+def slack_client(config: Config) -> WebClient:
+    """The Web API client; `Retry-After` on `ratelimited` is honoured by slack-sdk."""
+    client = WebClient(token=config.slack.bot_token, base_url=config.slack.api_base_url, timeout=10)
+    client.retry_handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+    return client
+
+
+def build_services(
+    config: Config,
+    *,
+    store: Store | None = None,
+    provider: ProviderClient | None = None,
+    client: WebClient | None = None,
+    render_interval: float = 1.0,
+) -> Services:
+    store = store or Store.from_url(config.database_url)
+    store.create_schema()
+    provider = provider or ProviderClient(
+        api_url=config.whatsapp.api_url,
+        api_key=config.whatsapp.api_key,
+        timeout_seconds=config.whatsapp.timeout_seconds,
+        connect_timeout_seconds=config.whatsapp.connect_timeout_seconds,
+    )
+    client = client or slack_client(config)
+    sending = SendService(config=config, store=store, provider=provider)
+    renderer = ThreadRenderer(
+        config=config,
+        store=store,
+        client=client,
+        senders=sending.sender_of,
+        min_interval=render_interval,
+    )
+    intake = StatusIntake(config=config, store=store, renderer=renderer)
+    return Services(
+        config=config,
+        store=store,
+        provider=provider,
+        client=client,
+        sending=sending,
+        renderer=renderer,
+        intake=intake,
+    )
+
+
+def create_bolt_app(services: Services) -> App:
+    bolt = App(
+        client=services.client,
+        signing_secret=services.config.slack.signing_secret,
+        token_verification_enabled=False,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+        logger=logging.getLogger("bot.slack"),
+    )
+    commands.register(bolt, services)
+    actions.register(bolt, services)
+    return bolt
+
+
+def create_app(
+    config: Config,
+    *,
+    store: Store | None = None,
+    provider: ProviderClient | None = None,
+    slack: WebClient | None = None,
+    sweep_interval: float | None = 5.0,
+) -> WebApp:
+    """The whole app, ready to serve; `sweep_interval=None` leaves the sweeper off."""
+    services = build_services(config, store=store, provider=provider, client=slack)
+    app = WebApp(bolt=create_bolt_app(services), services=services)
+    if sweep_interval is not None:
+        services.renderer.start_sweeper(sweep_interval)
+    return app

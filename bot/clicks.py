@@ -1,0 +1,141 @@
+"""The buttons: `Send` and `Cancel` on a confirmation, `Retry` on an uncertain send.
+
+Each click moves the send by one atomic transition, so a double click, a click replayed by
+Slack, or two instances receiving the same click lead to exactly one provider request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_sdk.errors import SlackClientError
+
+from bot import access, blocks
+from bot.render import ThreadRenderer
+from bot.sending import SendRefused, SendService
+from bot.store import SendRecord, SendState
+
+logger = logging.getLogger(__name__)
+
+Respond = Callable[..., Any]
+
+
+def _action_value(body: Mapping[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value") or "")
+
+
+def _user(body: Mapping[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _refuse(respond: Respond, text: str) -> None:
+    """An ephemeral note to the clicker that leaves the message they clicked as it is."""
+    respond(text=f":no_entry: {text}", response_type="ephemeral", replace_original=False)
+
+
+def _close(respond: Respond, text: str) -> None:
+    respond(replace_original=True, **blocks.confirmation_closed(text).as_kwargs())
+
+
+def _owned_draft(
+    service: SendService, body: Mapping[str, Any], respond: Respond
+) -> SendRecord | None:
+    """The clicked send, if the clicker may act on it; otherwise say why and return None."""
+    send = service.store.get_send(_action_value(body))
+    if send is None:
+        _close(respond, "This confirmation has expired; nothing was sent.")
+        return None
+    user = _user(body)
+    if send.user_id != user:
+        _refuse(respond, f"Only <@{send.user_id}>, who asked for this send, can confirm it.")
+        return None
+    try:
+        access.check(service.config, channel_id=send.channel_id, user_id=user)
+        service.resolve_sender(send.sender_alias, send.channel_id)
+    except SendRefused as exc:
+        _refuse(respond, str(exc))
+        return None
+    return send
+
+
+def _already(send: SendRecord) -> str:
+    if send.state is SendState.CANCELLED:
+        return "This send was cancelled; nothing was sent."
+    return "This was already confirmed; it is sent only once. Its record is in the channel."
+
+
+def on_send(
+    service: SendService, renderer: ThreadRenderer, body: Mapping[str, Any], respond: Respond
+) -> None:
+    send = _owned_draft(service, body, respond)
+    if send is None:
+        return
+    confirmed = service.confirm(send.id)
+    if confirmed is None:
+        current = service.store.get_send(send.id) or send
+        _close(respond, _already(current))
+        return
+    _close(respond, f":outbox_tray: Sending to {send.recipient}…")
+    deliver(service, renderer, send.id)
+    final = service.store.get_send(send.id) or send
+    _close(respond, _done_text(final))
+
+
+def deliver(service: SendService, renderer: ThreadRenderer, send_id: str) -> None:
+    """Call the provider once, then show the outcome in the thread."""
+    service.deliver(send_id)
+    try:
+        renderer.render(send_id)
+    except SlackClientError:
+        logger.exception("Failed to post send %s in Slack; the sweeper will retry", send_id)
+
+
+def _done_text(send: SendRecord) -> str:
+    if send.state is SendState.SENT:
+        return (
+            f":white_check_mark: Sent to {send.recipient}. transactionId `{send.transaction_id}`; "
+            "statuses follow in the record's thread."
+        )
+    if send.state is SendState.UNKNOWN:
+        return ":warning: Not sure whether it was sent; see the record's thread."
+    return f":x: Not sent: {send.error}. See the record's thread."
+
+
+def on_cancel(service: SendService, body: Mapping[str, Any], respond: Respond) -> None:
+    send = _owned_draft(service, body, respond)
+    if send is None:
+        return
+    if service.cancel(send.id) is None:
+        current = service.store.get_send(send.id) or send
+        _close(respond, _already(current))
+        return
+    _close(respond, ":wastebasket: Cancelled; nothing was sent.")
+
+
+def on_retry(
+    service: SendService,
+    renderer: ThreadRenderer,
+    body: Mapping[str, Any],
+    respond: Respond,
+) -> None:
+    """Send an uncertain message once more, because a person decided to."""
+    send = service.store.get_send(_action_value(body))
+    user = _user(body)
+    if send is None:
+        _refuse(respond, "This send no longer exists.")
+        return
+    try:
+        access.check(service.config, channel_id=send.channel_id, user_id=user)
+        service.resolve_sender(send.sender_alias, send.channel_id)
+    except SendRefused as exc:
+        _refuse(respond, str(exc))
+        return
+    retried = service.retry(send.id)
+    if retried is None:
+        _refuse(respond, "This send was already retried or has a result; it is not sent again.")
+        return
+    _close(respond, f":repeat: <@{user}> chose to send it again.")
+    deliver(service, renderer, send.id)

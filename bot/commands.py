@@ -1,0 +1,241 @@
+"""The `/whatsapp` command's grammar, parsed without any I/O.
+
+    /whatsapp help
+    /whatsapp [image|video|audio|document] <recipient> <url> [caption or file name]
+    /whatsapp text <recipient> <message...>
+    /whatsapp status <transactionId>
+
+`from:<alias>` may stand anywhere to choose a sender.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from bot.phones import EXAMPLE_NUMBER, looks_like_number
+from bot.whatsapp.payloads import MessageKind
+
+COMMAND = "/whatsapp"
+EXAMPLE_URL = "https://example.com/photo.jpg"
+
+EXAMPLES = {
+    MessageKind.IMAGE: f"{COMMAND} image {EXAMPLE_NUMBER} {EXAMPLE_URL} The best coffee in town!",
+    MessageKind.VIDEO: f"{COMMAND} video {EXAMPLE_NUMBER} https://example.com/clip.mp4",
+    MessageKind.AUDIO: f"{COMMAND} audio {EXAMPLE_NUMBER} https://example.com/note.mp3",
+    MessageKind.DOCUMENT: (
+        f"{COMMAND} document {EXAMPLE_NUMBER} https://example.com/files/123 invoice-1042.pdf"
+    ),
+    MessageKind.TEXT: f"{COMMAND} text {EXAMPLE_NUMBER} Your parcel is on its way",
+}
+STATUS_EXAMPLE = f"{COMMAND} status 077da1d0-e089-487e-aed0-59534ba2d9f5"
+
+_EXTENSIONS = {
+    ".jpg": MessageKind.IMAGE,
+    ".jpeg": MessageKind.IMAGE,
+    ".png": MessageKind.IMAGE,
+    ".mp4": MessageKind.VIDEO,
+    ".3gp": MessageKind.VIDEO,
+    ".3gpp": MessageKind.VIDEO,
+    ".aac": MessageKind.AUDIO,
+    ".mp3": MessageKind.AUDIO,
+    ".amr": MessageKind.AUDIO,
+    ".mpeg": MessageKind.AUDIO,
+    ".mpga": MessageKind.AUDIO,
+    ".pdf": MessageKind.DOCUMENT,
+}
+
+_SLACK_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+_FROM = re.compile(r"(?:^|\s)from:(\S*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """A send as typed; the recipient and sender are still names to resolve against config."""
+
+    kind: MessageKind
+    recipient: str
+    body: str
+    caption: str | None = None
+    file_name: str | None = None
+    sender_alias: str | None = None
+    kind_was_guessed: bool = False
+
+
+class CommandError(ValueError):
+    """A mistake in the command, with a correct example to copy."""
+
+    def __init__(self, message: str, example: str) -> None:
+        self.example = example
+        super().__init__(message)
+
+
+Parsed = HelpRequest | StatusRequest | SendRequest
+
+
+def unwrap_slack_links(text: str) -> str:
+    """Slack may send `<https://x|x>` or `<tel:+57...|+57...>`; keep the target."""
+
+    def target(match: re.Match[str]) -> str:
+        link = match.group(1)
+        for prefix in ("tel:", "mailto:"):
+            if link.lower().startswith(prefix):
+                return link[len(prefix) :]
+        return link
+
+    return _SLACK_LINK.sub(target, text)
+
+
+def kind_from_url(url: str) -> MessageKind | None:
+    """The media kind its extension implies, if any."""
+    path = unquote(urlsplit(url).path)
+    return _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+
+
+def parse(text: str) -> Parsed:
+    """Parse the text after `/whatsapp`, or raise CommandError."""
+    text = unwrap_slack_links(text.replace("\u00a0", " ")).strip()
+    sender_alias, text = _take_sender(text)
+    words = text.split()
+    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+        if sender_alias is not None and not words:
+            raise CommandError("`from:` needs something to send.", EXAMPLES[MessageKind.IMAGE])
+        return HelpRequest()
+    first = words[0].lower()
+    if first == "status":
+        return _parse_status(words[1:])
+    if first == "text":
+        return _parse_text(text, sender_alias)
+    if first in MessageKind.__members__.values() or first in ("doc", "pdf"):
+        kind = MessageKind.DOCUMENT if first in ("doc", "pdf") else MessageKind(first)
+        return _parse_media(kind, words[1:], sender_alias, guessed=False)
+    # No type given: `<recipient> <url> [rest]`, the type read from the URL.
+    if (
+        _looks_like_url(first)
+        or looks_like_number(first)
+        or (len(words) >= 2 and _looks_like_url(words[1]))
+    ):
+        return _parse_media(None, words, sender_alias, guessed=True)
+    raise CommandError(
+        f"`{words[0]}` is not something I can send. Start with image, video, audio, document, "
+        "text, status or help.",
+        EXAMPLES[MessageKind.IMAGE],
+    )
+
+
+def _take_sender(text: str) -> tuple[str | None, str]:
+    matches = _FROM.findall(text)
+    if not matches:
+        return None, text
+    if len(matches) > 1:
+        raise CommandError("Name one sender only, with a single `from:`.", _from_example())
+    alias = matches[0]
+    if not alias:
+        raise CommandError("`from:` must be followed by a sender name.", _from_example())
+    return alias, _FROM.sub(" ", text, count=1).strip()
+
+
+def _from_example() -> str:
+    return f"{COMMAND} image {EXAMPLE_NUMBER} {EXAMPLE_URL} from:sales"
+
+
+def _parse_status(args: list[str]) -> StatusRequest:
+    if len(args) != 1:
+        raise CommandError("Give one transactionId after `status`.", STATUS_EXAMPLE)
+    return StatusRequest(transaction_id=args[0])
+
+
+def _parse_text(text: str, sender_alias: str | None) -> SendRequest:
+    parts = text.split(maxsplit=2)
+    if len(parts) < 2:
+        raise CommandError("Say who to send the text to.", EXAMPLES[MessageKind.TEXT])
+    if len(parts) < 3 or not parts[2].strip():
+        raise CommandError(
+            "The message is missing after the recipient.", EXAMPLES[MessageKind.TEXT]
+        )
+    return SendRequest(
+        kind=MessageKind.TEXT, recipient=parts[1], body=parts[2], sender_alias=sender_alias
+    )
+
+
+def _parse_media(
+    kind: MessageKind | None, args: list[str], sender_alias: str | None, *, guessed: bool
+) -> SendRequest:
+    example = EXAMPLES[kind or MessageKind.IMAGE]
+    if not args:
+        raise CommandError("Say who to send it to, and the media URL.", example)
+    recipient = args[0]
+    if _looks_like_url(recipient):
+        raise CommandError("The recipient comes before the URL.", example)
+    if len(args) < 2:
+        raise CommandError(f"The media URL is missing after `{recipient}`.", example)
+    url = args[1]
+    _check_url(url, example)
+    if kind is None:
+        kind = kind_from_url(url)
+        if kind is None:
+            raise CommandError(
+                f"I can't tell from `{url}` whether it is an image, video, audio or document. "
+                "Say which before the recipient.",
+                EXAMPLES[MessageKind.DOCUMENT],
+            )
+    rest = " ".join(args[2:]) or None
+    caption = file_name = None
+    if rest is not None:
+        caption, file_name = _place_rest(kind, rest)
+    return SendRequest(
+        kind=kind,
+        recipient=recipient,
+        body=url,
+        caption=caption,
+        file_name=file_name,
+        sender_alias=sender_alias,
+        kind_was_guessed=guessed,
+    )
+
+
+def _place_rest(kind: MessageKind, rest: str) -> tuple[str | None, str | None]:
+    """What follows the URL: a caption for an image, a file name for a document."""
+    if kind is MessageKind.IMAGE:
+        return rest, None
+    if kind is MessageKind.DOCUMENT:
+        if " " in rest or not rest.lower().endswith(".pdf"):
+            raise CommandError(
+                f"`{rest}` is not a PDF file name. After a document's URL you may give its file "
+                "name, ending in `.pdf`, with no spaces.",
+                EXAMPLES[MessageKind.DOCUMENT],
+            )
+        return None, rest
+    raise CommandError(
+        f"A {kind} cannot have a caption: WhatsApp only shows captions on images. "
+        f"Remove `{rest}`, or send it as a separate text.",
+        EXAMPLES[kind],
+    )
+
+
+def _looks_like_url(word: str) -> bool:
+    return "://" in word or word.lower().startswith("www.")
+
+
+def _check_url(url: str, example: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise CommandError(
+            f"`{url}` is not a web link: the provider only fetches media from URLs starting "
+            "`http://` or `https://`.",
+            example,
+        )
+    if not parts.hostname:
+        raise CommandError(f"`{url}` is not a complete URL.", example)

@@ -1,0 +1,27 @@
+"""Buttons: Send, Cancel, Retry. Acknowledged at once; the work runs in the background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot import clicks, ids
+from bot.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(ids.SEND)
+    def on_send(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        services.background(clicks.on_send, services.sending, services.renderer, body, respond)
+
+    @app.action(ids.CANCEL)
+    def on_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        clicks.on_cancel(services.sending, body, respond)
+
+    @app.action(ids.RETRY)
+    def on_retry(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        services.background(clicks.on_retry, services.sending, services.renderer, body, respond)

@@ -1,0 +1,66 @@
+"""The Slack app manifest: the bot user, `/whatsapp`, interactivity, and only the scopes and
+events the bot uses. `manifest.yml` at the top of the repo is this, for bot.example.com."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from bot import ids
+
+EXAMPLE_BASE_URL = "https://bot.example.com"
+
+BOT_SCOPES = [
+    "chat:write",  # the record, its thread replies and edits
+    "commands",  # /whatsapp
+]
+
+
+def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
+    events_url = base_url.rstrip("/") + "/slack/events"
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": "WhatsApp Sender",
+            "description": "Send WhatsApp media to customers and follow every delivery status.",
+            "background_color": "#075e54",
+            "long_description": (
+                "Send images, videos, PDFs, audio and text to customers from the company's "
+                "WhatsApp Business numbers without leaving Slack. Every send leaves a record in "
+                "the channel with the provider's transactionId, and each delivery status "
+                "(queued, sent, delivered, read, or why it failed) appears in its thread. "
+                "Nothing is sent without a confirmation."
+            ),
+        },
+        "features": {
+            "bot_user": {"display_name": "whatsapp", "always_online": True},
+            "slash_commands": [
+                {
+                    "command": ids.COMMAND,
+                    "url": events_url,
+                    "description": "Send WhatsApp media or text to a customer",
+                    "usage_hint": (
+                        "[image|video|audio|document|text|status|help] <to> <url> [caption]"
+                    ),
+                    "should_escape": False,
+                }
+            ],
+        },
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": {
+            "interactivity": {"is_enabled": True, "request_url": events_url},
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": False,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def render(base_url: str = EXAMPLE_BASE_URL) -> str:
+    header = (
+        "# The Slack app manifest for slack-whatsapp-bot. Create the app from it at\n"
+        "# api.slack.com/apps -> Create New App -> From a manifest. Regenerate it for your\n"
+        "# own address with: whatsapp-bot manifest --base-url https://your-host\n"
+    )
+    return header + yaml.safe_dump(manifest(base_url), sort_keys=False, width=100)

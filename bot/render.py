@@ -1,0 +1,248 @@
+"""Keeps each send's Slack thread in step with the database.
+
+What a thread shows is a function of the stored send and its statuses. Whoever changes a send
+marks it dirty; one worker at a time (a lease in the database, so across instances too) brings
+Slack up to date, at most one pass a second per thread, so a burst of callbacks is coalesced
+and the last edit shows the most advanced status. A sweeper picks up what a crash left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import blocks, statuses
+from bot.config import Config, Sender
+from bot.store import SendRecord, SendState, Store
+
+logger = logging.getLogger(__name__)
+
+# Slack errors that no retry will fix: the thread is given up, not retried forever.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+        "restricted_action",
+        "thread_locked",
+    }
+)
+_NOT_SHOWN_YET = (SendState.DRAFT, SendState.CONFIRMED, SendState.CANCELLED, SendState.SENDING)
+
+
+class ThreadRenderer:
+    """Brings Slack threads up to date with stored sends, once per change, in order."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        client: WebClient,
+        senders: Callable[[SendRecord], Sender],
+        min_interval: float = 1.0,
+        lease_seconds: float = 60.0,
+        workers: int = 4,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.senders = senders
+        self.min_interval = min_interval
+        self.lease_seconds = lease_seconds
+        self._clock = clock
+        self._owner = secrets.token_hex(8)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    # scheduling
+
+    def schedule(self, send_id: str) -> None:
+        """Update the send's thread in the background."""
+        try:
+            self._executor.submit(self._render_logged, send_id)
+        except RuntimeError:  # shutting down: the sweeper of the next start will do it
+            logger.info("Not rendering send %s: shutting down", send_id)
+
+    def _render_logged(self, send_id: str) -> None:
+        try:
+            self.render(send_id)
+        except Exception:
+            logger.exception("Failed to update the Slack thread of send %s", send_id)
+
+    def start_sweeper(self, interval: float = 5.0) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.sweep()
+                except Exception:
+                    logger.exception("Failed to sweep sends that Slack lags behind")
+
+        self._sweeper = threading.Thread(target=loop, name="render-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def sweep(self) -> int:
+        """Schedule every send that is dirty and not being updated; returns how many."""
+        dirty = self.store.dirty_sends()
+        for send_id in dirty:
+            self.schedule(send_id)
+        return len(dirty)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    # rendering
+
+    def render(self, send_id: str) -> None:
+        """Bring the thread up to date; returns at once if another worker holds the lease."""
+        last_pass: float | None = None
+        while self.store.acquire_render(send_id, self._owner, seconds=self.lease_seconds):
+            shown: int | None = None
+            try:
+                while True:
+                    if last_pass is not None:
+                        wait = self.min_interval - (self._clock() - last_pass)
+                        if wait > 0:
+                            time.sleep(wait)
+                    send = self.store.get_send(send_id)
+                    if send is None:
+                        return
+                    wrote = self._pass(send)
+                    if wrote:
+                        last_pass = self._clock()
+                    shown = send.version
+                    latest = self.store.get_send(send_id)
+                    if latest is None or latest.version == shown:
+                        break
+            except _GiveUp:
+                shown = self.store.get_send(send_id).version  # type: ignore[union-attr]
+            except SlackClientError:
+                logger.exception(
+                    "Failed to update the Slack thread of send %s; will retry", send_id
+                )
+                shown = None
+            finally:
+                still_dirty = self.store.finish_render(send_id, self._owner, shown)
+            if shown is None or not still_dirty:
+                return
+
+    def _pass(self, send: SendRecord) -> bool:
+        """One pass: post what is missing, edit what changed. True if Slack was written to."""
+        if send.channel_id is None or (send.state in _NOT_SHOWN_YET and send.message_ts is None):
+            return False
+        sender = self.senders(send)
+        wrote = False
+        send, posted = self._record(send, sender)
+        wrote |= posted
+        thread = send.thread_ts or send.message_ts
+        assert thread is not None
+        if send.transaction_id and send.txid_ts is None:
+            ts = self._post(send, thread, blocks.transaction_reply(send))
+            send = self.store.update_send(send.id, txid_ts=ts)
+            wrote = True
+        if send.state in (SendState.FAILED, SendState.UNKNOWN) and send.outcome_ts is None:
+            ts = self._post(send, thread, blocks.outcome_reply(send))
+            send = self.store.update_send(send.id, outcome_ts=ts)
+            wrote = True
+        wrote |= self._status_reply(send, thread)
+        wrote |= self._event_replies(send, thread)
+        return wrote
+
+    def _record(self, send: SendRecord, sender: Sender) -> tuple[SendRecord, bool]:
+        """The channel message (or the offer message in a file's thread), with the latest status."""
+        label = _label(send)
+        message = blocks.record(send, sender)
+        if send.message_ts is None:
+            ts = self._post(send, send.thread_ts, message)
+            changes: dict[str, Any] = {"message_ts": ts, "message_status": label}
+            return self.store.update_send(send.id, **changes), True
+        if send.message_status == label:
+            return send, False
+        self._call(
+            send, "chat_update", channel=send.channel_id, ts=send.message_ts, **message.as_kwargs()
+        )
+        return self.store.update_send(send.id, message_status=label), True
+
+    def _status_reply(self, send: SendRecord, thread: str) -> bool:
+        if send.provider_status is None or send.status_shown == send.provider_status:
+            return False
+        message = blocks.status_reply(send, self.store.timeline(send.id))
+        if send.status_ts is None:
+            ts = self._post(send, thread, message)
+            self.store.update_send(send.id, status_ts=ts, status_shown=send.provider_status)
+        else:
+            self._call(
+                send,
+                "chat_update",
+                channel=send.channel_id,
+                ts=send.status_ts,
+                **message.as_kwargs(),
+            )
+            self.store.update_send(send.id, status_shown=send.provider_status)
+        return True
+
+    def _event_replies(self, send: SendRecord, thread: str) -> bool:
+        """A new reply for every failure and every status the bot does not know."""
+        wrote = False
+        for row in self.store.timeline(send.id):
+            info = statuses.describe(row.status)
+            if row.reply_ts is None and (info.is_failure or not info.is_known):
+                ts = self._post(send, thread, blocks.status_event_reply(row))
+                self.store.set_status_reply(send.id, row.status, ts)
+                wrote = True
+        return wrote
+
+    def _post(self, send: SendRecord, thread_ts: str | None, message: blocks.SlackMessage) -> str:
+        response = self._call(
+            send,
+            "chat_postMessage",
+            channel=send.channel_id,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message.as_kwargs(),
+        )
+        return str(response["ts"])
+
+    def _call(self, send: SendRecord, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in PERMANENT_ERRORS:
+                logger.error(
+                    "Slack refused %s for send %s in %s: %s; its thread is no longer updated",
+                    method,
+                    send.id,
+                    send.channel_id,
+                    error,
+                )
+                raise _GiveUp from None
+            raise
+
+
+class _GiveUp(Exception):
+    """Slack will never accept this thread's updates."""
+
+
+def _label(send: SendRecord) -> str:
+    """What the channel message shows at a glance; a change of it means an edit."""
+    if send.provider_status:
+        return send.provider_status
+    return str(send.state)

@@ -1,0 +1,57 @@
+"""`whatsapp-bot serve`: the app on gunicorn, with threads so a slow provider never blocks an
+acknowledgement."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from bot.web import WebApp
+
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 16
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, factory: Callable[[], WebApp], options: Mapping[str, Any]) -> None:
+        self._factory = factory
+        self._options = dict(options)
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WebApp:
+        return self._factory()
+
+
+def serve(
+    factory: Callable[[], WebApp],
+    *,
+    host: str,
+    port: int,
+    workers: int = DEFAULT_WORKERS,
+    threads: int = DEFAULT_THREADS,
+    log_level: str = "info",
+) -> None:
+    """Run until stopped; every worker builds its own app from `factory`."""
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 60,
+        "graceful_timeout": 15,
+        "keepalive": 5,
+        "loglevel": log_level,
+        "accesslog": "-",
+        "errorlog": "-",
+        "limit_request_line": 8190,
+        "proc_name": "whatsapp-bot",
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+    }
+    _Server(factory, options).run()

@@ -1,0 +1,169 @@
+"""The WSGI application: Slack's one URL beside the bot's own routes.
+
+Bodies are size-checked before anything parses them; an unexpected error is logged with its
+traceback and answered with a plain 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+
+from bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+
+MAX_SLACK_BODY = 1_000_000
+MAX_CALLBACK_BODY = 64 * 1024
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, status: int, payload: Any) -> Response:
+        body = json.dumps(payload).encode()
+        return cls(status, body, [("Content-Type", "application/json")])
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BadBody(Exception):
+    pass
+
+
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def read_body(environ: Environ, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes before reading them all."""
+    length_header = environ.get("CONTENT_LENGTH") or ""
+    stream = environ["wsgi.input"]
+    if length_header:
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise BadBody("Content-Length is not a number") from None
+        if length < 0:
+            raise BadBody("Content-Length is negative")
+        if length > limit:
+            raise BodyTooLarge
+        return bytes(stream.read(length))
+    data = bytes(stream.read(limit + 1))
+    if len(data) > limit:
+        raise BodyTooLarge
+    return data
+
+
+class WebApp:
+    """Routes: POST /slack/events, POST /whatsapp/callbacks/<token>, GET /healthz."""
+
+    def __init__(self, *, bolt: App, services: Services) -> None:
+        self.bolt = bolt
+        self.services = services
+        self.media: Callable[[Environ, str], Response] | None = None
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            response = self.route(environ)
+        except BodyTooLarge:
+            response = Response.json(413, {"error": "request body too large"})
+        except BadBody as exc:
+            response = Response.json(400, {"error": str(exc)})
+        except Exception:
+            logger.exception(
+                "Failed to handle %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            response = Response.json(500, {"error": "internal error"})
+        reason = _REASONS.get(response.status, "")
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {reason}", headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return [b""]
+        return [response.body]
+
+    def route(self, environ: Environ) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == "/slack/events":
+            return self._only(method, "POST") or self.slack(environ)
+        if path.startswith("/whatsapp/callbacks/"):
+            token = path.removeprefix("/whatsapp/callbacks/")
+            return self._only(method, "POST") or self.callback(environ, token)
+        if path.startswith("/media/") and self.media is not None:
+            return self._only(method, "GET", "HEAD") or self.media(environ, path[7:])
+        if path == "/healthz":
+            return self._only(method, "GET", "HEAD") or self.health()
+        return Response.json(404, {"error": "not found"})
+
+    @staticmethod
+    def _only(method: str, *allowed: str) -> Response | None:
+        if method in allowed:
+            return None
+        response = Response.json(405, {"error": f"use {' or '.join(allowed)}"})
+        response.headers.append(("Allow", ", ".join(allowed)))
+        return response
+
+    def slack(self, environ: Environ) -> Response:
+        raw = read_body(environ, MAX_SLACK_BODY)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadBody("the body is not UTF-8") from None
+        bolt_response = self.bolt.dispatch(
+            BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=_headers(environ))
+        )
+        headers = [(k, v) for k, values in bolt_response.headers.items() for v in values]
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        return Response(bolt_response.status, bolt_response.body.encode("utf-8"), headers)
+
+    def callback(self, environ: Environ, token: str) -> Response:
+        raw = read_body(environ, MAX_CALLBACK_BODY)
+        answer = self.services.intake.receive(token, raw)
+        return Response.json(answer.status, answer.body)
+
+    def health(self) -> Response:
+        try:
+            self.services.store.ping()
+        except Exception:
+            logger.exception("Failed to reach the database for /healthz")
+            return Response.json(503, {"ok": False, "database": "unreachable"})
+        return Response.json(200, {"ok": True, "database": "ok"})
+
+
+def _headers(environ: Environ) -> dict[str, str | Sequence[str]]:
+    headers: dict[str, str | Sequence[str]] = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    return headers

@@ -1,0 +1,71 @@
+"""The `/whatsapp` slash command, end to end over HTTP: confirm, send, transactionId, statuses."""
+
+from __future__ import annotations
+
+import time
+
+from bot import ids
+from tests.scenarios.harness import CHANNEL, USER, Harness, buttons, text_of
+
+COMMAND = "image +573001234567 https://example.com/coffee.jpg The best coffee in the town!"
+
+
+def confirm_and_send(bot: Harness, command: str = COMMAND) -> None:
+    answer = bot.driver.slash_command(command, user=USER, channel=CHANNEL)
+    assert answer.status == 200
+    confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
+    assert buttons(confirmation) == ["Send", "Cancel"]
+    click = bot.driver.click(ids.SEND, user=USER, channel=CHANNEL)
+    assert click.status == 200
+
+
+def test_image_send_to_read(bot: Harness) -> None:
+    answer = bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    assert answer.status == 200 and answer.elapsed < 3
+    confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
+    summary = text_of(confirmation)
+    for expected in (
+        "+573001234567",
+        "Support (+15550001111)",
+        "coffee.jpg",
+        "The best coffee in the town!",
+    ):
+        assert expected in summary
+    assert buttons(confirmation) == ["Send", "Cancel"]
+
+    click = bot.driver.click(ids.SEND, user=USER, channel=CHANNEL)
+    assert click.status == 200 and click.elapsed < 3
+    (request,) = bot.provider.wait_for_requests(1)
+    send = bot.provider.sends[0]
+    record = bot.wait_thread(send.transaction_id)
+    stored = bot.only_send()
+    assert request.json == {
+        "channel": "WHATSAPP",
+        "request": {
+            "from": "15550001111",
+            "to": "+573001234567",
+            "message": "https://example.com/coffee.jpg",
+            "type": "image",
+            "caption": "The best coffee in the town!",
+            "externalId": stored.external_id,
+        },
+        "callbacks": f"{bot.url}/whatsapp/callbacks/{stored.callback_token}",
+    }
+    assert f"<@{USER}> sent an image on WhatsApp to *+573001234567*" in record[0]
+    assert "Support" in record[0]
+
+    bot.wait_thread("Status: *READ*")
+    bot.provider.wait_for_callbacks()
+    assert [c.http_status for c in bot.provider.callbacks] == [200] * 4
+    late = bot.provider.post_status(send.transaction_id, "SENT")
+    assert late[0].http_status == 200
+    time.sleep(1.5)
+    texts = bot.thread_texts()
+    assert ":eyes: *READ*" in texts[0]
+    status_replies = [t for t in texts if "Status:" in t]
+    assert len(status_replies) == 1 and "*READ*" in status_replies[0]
+    assert "QUEUE" in status_replies[0] and "DELIVERED" in status_replies[0]
+    assert bot.only_send().provider_status == "READ"
+    # the confirmation was rewritten: no button is left to click twice
+    assert buttons(bot.latest_ephemeral()) == []
+    assert len(bot.provider.requests) == 1

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import (
+    CommandError,
+    HelpRequest,
+    SendRequest,
+    StatusRequest,
+    kind_from_url,
+    parse,
+)
+from bot.whatsapp.payloads import MessageKind
+
+
+@pytest.mark.parametrize("text", ["", "help", "  HELP  ", "?"])
+def test_help(text: str) -> None:
+    assert parse(text) == HelpRequest()
+
+
+def test_image_with_caption() -> None:
+    parsed = parse("image +573001234567 https://x.example/c.jpg The best coffee in the town!")
+    assert parsed == SendRequest(
+        kind=MessageKind.IMAGE,
+        recipient="+573001234567",
+        body="https://x.example/c.jpg",
+        caption="The best coffee in the town!",
+    )
+
+
+def test_type_guessed_from_the_url() -> None:
+    parsed = parse("573001234567 https://x.example/files/Report%20Q3.PDF")
+    assert isinstance(parsed, SendRequest)
+    assert parsed.kind is MessageKind.DOCUMENT and parsed.kind_was_guessed
+
+
+def test_document_file_name_and_sender_anywhere() -> None:
+    parsed = parse("from:sales document acme-ops https://x.example/d/9 invoice-9.pdf")
+    assert parsed == SendRequest(
+        kind=MessageKind.DOCUMENT,
+        recipient="acme-ops",
+        body="https://x.example/d/9",
+        file_name="invoice-9.pdf",
+        sender_alias="sales",
+    )
+    middle = parse("image +573001234567 from:sales https://x.example/a.png hi there")
+    assert isinstance(middle, SendRequest)
+    assert middle.sender_alias == "sales" and middle.caption == "hi there"
+
+
+def test_text_keeps_the_whole_message() -> None:
+    parsed = parse("text +573001234567   Hello,  your order   is ready")
+    assert isinstance(parsed, SendRequest)
+    assert parsed.body == "Hello,  your order   is ready"
+    assert parsed.kind is MessageKind.TEXT
+
+
+def test_slack_escaped_links_and_phone_numbers_are_unwrapped() -> None:
+    parsed = parse("image <tel:+573001234567|+573001234567> <https://x.example/a.png> Hi")
+    assert isinstance(parsed, SendRequest)
+    assert (parsed.recipient, parsed.body) == ("+573001234567", "https://x.example/a.png")
+
+
+def test_status() -> None:
+    assert parse("status 077da1d0-e089") == StatusRequest("077da1d0-e089")
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "example_word"),
+    [
+        ("gif +573001234567 https://x/a.gif", "`gif` is not something I can send", "image"),
+        ("image", "Say who to send it to", "image"),
+        ("image +573001234567", "media URL is missing", "image"),
+        ("image https://x/a.png +573001234567", "recipient comes before the URL", "image"),
+        ("image +573001234567 ftp://x/a.png", "not a web link", "image"),
+        ("video +573001234567 https://x/v.mp4 look at this", "cannot have a caption", "video"),
+        ("audio +573001234567 https://x/v.mp3 hi", "cannot have a caption", "audio"),
+        ("document +573001234567 https://x/d invoice.docx", "not a PDF file name", "document"),
+        ("+573001234567 https://x.example/download", "can't tell", "document"),
+        ("text +573001234567", "message is missing", "text"),
+        ("text", "Say who to send the text to", "text"),
+        ("status", "one transactionId", "status"),
+        ("image +573001234567 https://x/a.png from:", "must be followed", "from:"),
+        ("from:a from:b image 1 https://x/a.png", "one sender only", "from:"),
+    ],
+)
+def test_each_mistake_has_its_own_message_and_an_example(
+    text: str, words: str, example_word: str
+) -> None:
+    with pytest.raises(CommandError) as info:
+        parse(text)
+    assert words in str(info.value)
+    assert example_word in info.value.example
+    assert info.value.example.startswith("/whatsapp ")
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://x/a.JPG", MessageKind.IMAGE),
+        ("https://x/a.jpeg?sig=1", MessageKind.IMAGE),
+        ("https://x/v.3gpp", MessageKind.VIDEO),
+        ("https://x/v.mp4#t=3", MessageKind.VIDEO),
+        ("https://x/n.amr", MessageKind.AUDIO),
+        ("https://x/d.pdf", MessageKind.DOCUMENT),
+        ("https://x/page.html", None),
+        ("https://x/", None),
+    ],
+)
+def test_kind_from_url(url: str, kind: MessageKind | None) -> None:
+    assert kind_from_url(url) == kind
