@@ -13,8 +13,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Config
+from bot.fileshare import FileShares
 from bot.intake import StatusIntake
-from bot.listeners import actions, commands
+from bot.listeners import actions, commands, events, views
+from bot.media.service import MediaService
 from bot.render import ThreadRenderer
 from bot.sending import SendService
 from bot.services import Services
@@ -52,7 +54,8 @@ def build_services(
         connect_timeout_seconds=config.whatsapp.connect_timeout_seconds,
     )
     client = client or slack_client(config)
-    sending = SendService(config=config, store=store, provider=provider)
+    media = MediaService(config=config, store=store)
+    sending = SendService(config=config, store=store, provider=provider, media_link=media.link)
     renderer = ThreadRenderer(
         config=config,
         store=store,
@@ -61,6 +64,7 @@ def build_services(
         min_interval=render_interval,
     )
     intake = StatusIntake(config=config, store=store, renderer=renderer)
+    files = FileShares(config=config, store=store, client=client, sending=sending, media=media)
     return Services(
         config=config,
         store=store,
@@ -69,6 +73,8 @@ def build_services(
         sending=sending,
         renderer=renderer,
         intake=intake,
+        media=media,
+        files=files,
     )
 
 
@@ -83,6 +89,8 @@ def create_bolt_app(services: Services) -> App:
     )
     commands.register(bolt, services)
     actions.register(bolt, services)
+    events.register(bolt, services)
+    views.register(bolt, services)
     return bolt
 
 

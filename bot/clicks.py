@@ -40,16 +40,20 @@ def _close(respond: Respond, text: str) -> None:
     respond(replace_original=True, **blocks.confirmation_closed(text).as_kwargs())
 
 
-def _owned_draft(
+def _clickable_draft(
     service: SendService, body: Mapping[str, Any], respond: Respond
 ) -> SendRecord | None:
-    """The clicked send, if the clicker may act on it; otherwise say why and return None."""
+    """The clicked send, if the clicker may act on it; otherwise say why and return None.
+
+    A confirmation is its asker's alone; an offer on a shared file is anyone's who may send in
+    that channel.
+    """
     send = service.store.get_send(_action_value(body))
     if send is None:
         _close(respond, "This confirmation has expired; nothing was sent.")
         return None
     user = _user(body)
-    if send.user_id != user:
+    if send.source == "slash" and send.user_id != user:
         _refuse(respond, f"Only <@{send.user_id}>, who asked for this send, can confirm it.")
         return None
     try:
@@ -70,11 +74,13 @@ def _already(send: SendRecord) -> str:
 def on_send(
     service: SendService, renderer: ThreadRenderer, body: Mapping[str, Any], respond: Respond
 ) -> None:
-    send = _owned_draft(service, body, respond)
+    send = _clickable_draft(service, body, respond)
     if send is None:
         return
-    confirmed = service.confirm(send.id)
-    if confirmed is None:
+    if send.source != "slash":
+        send_draft(service, renderer, send.id, _user(body))
+        return
+    if service.confirm(send.id) is None:
         current = service.store.get_send(send.id) or send
         _close(respond, _already(current))
         return
@@ -82,6 +88,17 @@ def on_send(
     deliver(service, renderer, send.id)
     final = service.store.get_send(send.id) or send
     _close(respond, _done_text(final))
+
+
+def send_draft(service: SendService, renderer: ThreadRenderer, send_id: str, user: str) -> None:
+    """Confirm a shared file's draft once; its offer message becomes the send's record."""
+    if service.confirm(send_id, by=user) is None:
+        return
+    try:
+        renderer.render(send_id)
+    except SlackClientError:
+        logger.exception("Failed to show send %s as sending", send_id)
+    deliver(service, renderer, send_id)
 
 
 def deliver(service: SendService, renderer: ThreadRenderer, send_id: str) -> None:
@@ -105,14 +122,18 @@ def _done_text(send: SendRecord) -> str:
 
 
 def on_cancel(service: SendService, body: Mapping[str, Any], respond: Respond) -> None:
-    send = _owned_draft(service, body, respond)
+    send = _clickable_draft(service, body, respond)
     if send is None:
         return
     if service.cancel(send.id) is None:
         current = service.store.get_send(send.id) or send
         _close(respond, _already(current))
         return
-    _close(respond, ":wastebasket: Cancelled; nothing was sent.")
+    if send.source == "slash":
+        _close(respond, ":wastebasket: Cancelled; nothing was sent.")
+    else:
+        name = send.file_name or f"the {send.kind}"
+        respond(replace_original=True, **blocks.offer_cancelled(name, _user(body)).as_kwargs())
 
 
 def on_retry(

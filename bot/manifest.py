@@ -12,9 +12,13 @@ from bot import ids
 EXAMPLE_BASE_URL = "https://bot.example.com"
 
 BOT_SCOPES = [
+    "channels:history",  # the file_share messages of public channels
     "chat:write",  # the record, its thread replies and edits
-    "commands",  # /whatsapp
+    "commands",  # /whatsapp and the message shortcut
+    "files:read",  # downloading a shared file to check it and hand it to the provider
+    "groups:history",  # the file_share messages of private channels
 ]
+BOT_EVENTS = ["message.channels", "message.groups"]
 
 
 def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
@@ -46,9 +50,18 @@ def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
                     "should_escape": False,
                 }
             ],
+            "shortcuts": [
+                {
+                    "name": "Send to WhatsApp",
+                    "type": "message",
+                    "callback_id": ids.SHORTCUT,
+                    "description": "Send this message's file to a customer on WhatsApp",
+                }
+            ],
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
+            "event_subscriptions": {"request_url": events_url, "bot_events": list(BOT_EVENTS)},
             "interactivity": {"is_enabled": True, "request_url": events_url},
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,

@@ -40,7 +40,9 @@ PERMANENT_ERRORS = frozenset(
         "thread_locked",
     }
 )
-_NOT_SHOWN_YET = (SendState.DRAFT, SendState.CONFIRMED, SendState.CANCELLED, SendState.SENDING)
+_NOT_SHOWN_YET = (SendState.CONFIRMED, SendState.SENDING)
+# A draft's offer and a cancelled offer are shown by the click handlers, never as a record.
+_NEVER_SHOWN = (SendState.DRAFT, SendState.CANCELLED)
 
 
 class ThreadRenderer:
@@ -144,7 +146,9 @@ class ThreadRenderer:
 
     def _pass(self, send: SendRecord) -> bool:
         """One pass: post what is missing, edit what changed. True if Slack was written to."""
-        if send.channel_id is None or (send.state in _NOT_SHOWN_YET and send.message_ts is None):
+        if send.channel_id is None or send.state in _NEVER_SHOWN:
+            return False
+        if send.state in _NOT_SHOWN_YET and send.message_ts is None:
             return False
         sender = self.senders(send)
         wrote = False

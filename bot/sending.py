@@ -61,11 +61,13 @@ class SendService:
         config: Config,
         store: Store,
         provider: ProviderClient,
+        media_link: Callable[[str], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.store = store
         self.provider = provider
+        self._media_link = media_link
         self._sleep = sleep
 
     # drafting
@@ -164,9 +166,15 @@ class SendService:
 
     # confirming
 
-    def confirm(self, send_id: str) -> SendRecord | None:
-        """Draft → confirmed, once; None when it was already confirmed, cancelled or sent."""
-        return self.store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
+    def confirm(self, send_id: str, *, by: str | None = None) -> SendRecord | None:
+        """Draft → confirmed, once; None when it was already confirmed, cancelled or sent.
+
+        `by` records who confirmed, for drafts anyone in the channel may send (shared files).
+        """
+        changes = {"user_id": by} if by else {}
+        return self.store.transition(
+            send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED, **changes
+        )
 
     def cancel(self, send_id: str) -> SendRecord | None:
         return self.store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CANCELLED)
@@ -197,6 +205,9 @@ class SendService:
         )
         if send is None:
             return None
+        if send.media_id is not None and self._media_link is not None:
+            # A fresh link, so a draft confirmed late still hands the provider a working URL.
+            send = self.store.update_send(send.id, body=self._media_link(send.media_id))
         return self._attempt(send, on_wait)
 
     def _attempt(self, send: SendRecord, on_wait: WaitNotice | None) -> Delivery:

@@ -48,7 +48,8 @@ def serve(
         "graceful_timeout": 15,
         "keepalive": 5,
         "loglevel": log_level,
-        "accesslog": "-",
+        # No access log: callback and media URLs carry bearer tokens.
+        "accesslog": None,
         "errorlog": "-",
         "limit_request_line": 8190,
         "proc_name": "whatsapp-bot",

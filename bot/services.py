@@ -11,7 +11,9 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.config import Config
+from bot.fileshare import FileShares
 from bot.intake import StatusIntake
+from bot.media.service import MediaService
 from bot.render import ThreadRenderer
 from bot.sending import SendService
 from bot.store import Store
@@ -29,6 +31,8 @@ class Services:
     sending: SendService
     renderer: ThreadRenderer
     intake: StatusIntake
+    media: MediaService
+    files: FileShares
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )

@@ -64,6 +64,9 @@ sends = sa.Table(
     sa.Column("provider_status_at", _TS),
     sa.Column("error", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # A Slack file's bytes served at /media/<token>; `origin` makes one offer per shared file.
+    sa.Column("media_id", sa.String(32), sa.ForeignKey("media.id", ondelete="SET NULL")),
+    sa.Column("origin", sa.String(200), unique=True),
     # What Slack shows of this send, and who is updating it. `version` counts changes worth
     # showing; `dirty` (indexed) says Slack lags behind, so a sweeper finds the send after a crash.
     sa.Column("txid_ts", sa.String(32)),
@@ -75,6 +78,27 @@ sends = sa.Table(
     sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
     sa.Column("render_owner", sa.String(64)),
     sa.Column("render_until", _TS),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("expires_at", _TS, nullable=False, index=True),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.Text),
+    sa.Column("slack_file_id", sa.String(32)),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+slack_events = sa.Table(
+    "slack_events",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("received_at", _TS, nullable=False, index=True),
 )
 
 statuses = sa.Table(
@@ -144,6 +168,8 @@ class SendRecord:
     provider_status_at: datetime | None = None
     error: str | None = None
     attempts: int = 0
+    media_id: str | None = None
+    origin: str | None = None
     txid_ts: str | None = None
     outcome_ts: str | None = None
     message_status: str | None = None
@@ -183,6 +209,28 @@ class StatusChange:
     new: bool
     advanced: bool
     send: SendRecord
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    content_type: str
+    size: int
+    sha256: str
+    file_name: str | None
+    slack_file_id: str | None
+    data: bytes | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> MediaRecord:
+        values = dict(row)
+        values["created_at"] = _aware(values["created_at"])
+        values["expires_at"] = _aware(values["expires_at"])
+        if values.get("data") is not None:
+            values["data"] = bytes(values["data"])
+        return cls(**values)
 
 
 class Store:
@@ -232,6 +280,23 @@ class Store:
         with self._tx() as conn:
             conn.execute(sends.insert().values(**row))
             return self._get(conn, row["id"])
+
+    def add_send_once(self, **values: Any) -> SendRecord | None:
+        """Like add_send, but None when a send with the same `origin` already exists."""
+        try:
+            return self.add_send(**values)
+        except sa.exc.IntegrityError:
+            return None
+
+    def update_draft(self, send_id: str, **changes: Any) -> SendRecord | None:
+        """Change a send that is still a draft (its recipient or sender); None otherwise."""
+        with self._tx() as conn:
+            result = conn.execute(
+                sends.update()
+                .where(sends.c.id == send_id, sends.c.state == str(SendState.DRAFT))
+                .values(**changes, updated_at=utcnow())
+            )
+            return self._get(conn, send_id) if result.rowcount == 1 else None
 
     def get_send(self, send_id: str) -> SendRecord | None:
         with self._read() as conn:
@@ -294,6 +359,47 @@ class Store:
                 sends.update().where(sends.c.id == send_id, col.is_(None)).values({col: value})
             )
             return result.rowcount == 1
+
+    # media
+
+    def add_media(self, **values: Any) -> MediaRecord:
+        row = {"created_at": utcnow(), **values}
+        with self._tx() as conn:
+            conn.execute(media.insert().values(**row))
+        record = self.get_media(row["id"], with_data=False)
+        assert record is not None
+        return record
+
+    def get_media(self, media_id: str, *, with_data: bool = True) -> MediaRecord | None:
+        columns = [c for c in media.c if with_data or c.name != "data"]
+        with self._read() as conn:
+            row = conn.execute(sa.select(*columns).where(media.c.id == media_id)).mappings().first()
+            return MediaRecord.from_row(row) if row else None
+
+    def extend_media(self, media_id: str, expires_at: datetime) -> None:
+        """Keep the media at least until `expires_at`."""
+        with self._tx() as conn:
+            conn.execute(
+                media.update()
+                .where(media.c.id == media_id, media.c.expires_at < expires_at)
+                .values(expires_at=expires_at)
+            )
+
+    def purge_media(self, now: datetime | None = None) -> int:
+        """Delete the bytes of every expired media; their links then answer 404."""
+        with self._tx() as conn:
+            result = conn.execute(media.delete().where(media.c.expires_at < (now or utcnow())))
+            return int(result.rowcount or 0)
+
+    # Slack events
+
+    def claim_event(self, event_id: str) -> bool:
+        """True the first time an event id is seen, on any instance."""
+        with self._tx() as conn:
+            insert = _insert_ignore(conn, slack_events).values(
+                event_id=event_id, received_at=utcnow()
+            )
+            return conn.execute(insert.returning(slack_events.c.event_id)).first() is not None
 
     # statuses
 

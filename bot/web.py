@@ -83,12 +83,12 @@ def read_body(environ: Environ, limit: int) -> bytes:
 
 
 class WebApp:
-    """Routes: POST /slack/events, POST /whatsapp/callbacks/<token>, GET /healthz."""
+    """Routes: POST /slack/events, POST /whatsapp/callbacks/<token>, GET|HEAD /media/<token>,
+    GET /healthz."""
 
     def __init__(self, *, bolt: App, services: Services) -> None:
         self.bolt = bolt
         self.services = services
-        self.media: Callable[[Environ, str], Response] | None = None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -103,7 +103,9 @@ class WebApp:
             )
             response = Response.json(500, {"error": "internal error"})
         reason = _REASONS.get(response.status, "")
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        headers = response.headers
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers = [*headers, ("Content-Length", str(len(response.body)))]
         start_response(f"{response.status} {reason}", headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
@@ -117,8 +119,8 @@ class WebApp:
         if path.startswith("/whatsapp/callbacks/"):
             token = path.removeprefix("/whatsapp/callbacks/")
             return self._only(method, "POST") or self.callback(environ, token)
-        if path.startswith("/media/") and self.media is not None:
-            return self._only(method, "GET", "HEAD") or self.media(environ, path[7:])
+        if path.startswith("/media/"):
+            return self._only(method, "GET", "HEAD") or self.media(method, path[7:])
         if path == "/healthz":
             return self._only(method, "GET", "HEAD") or self.health()
         return Response.json(404, {"error": "not found"})
@@ -148,6 +150,10 @@ class WebApp:
         raw = read_body(environ, MAX_CALLBACK_BODY)
         answer = self.services.intake.receive(token, raw)
         return Response.json(answer.status, answer.body)
+
+    def media(self, method: str, token: str) -> Response:
+        answer = self.services.media.serve(token, head=method == "HEAD")
+        return Response(answer.status, answer.body, list(answer.headers))
 
     def health(self) -> Response:
         try:

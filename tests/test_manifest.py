@@ -38,7 +38,19 @@ def test_manifest_declares_what_the_bot_uses_and_nothing_more() -> None:
     assert command["command"] == "/whatsapp"
     assert command["url"] == "https://bot.example.com/slack/events"
     assert data["settings"]["interactivity"]["request_url"] == command["url"]
-    assert sorted(data["oauth_config"]["scopes"]["bot"]) == ["chat:write", "commands"]
+    assert sorted(data["oauth_config"]["scopes"]["bot"]) == [
+        "channels:history",
+        "chat:write",
+        "commands",
+        "files:read",
+        "groups:history",
+    ]
+    assert data["settings"]["event_subscriptions"]["bot_events"] == [
+        "message.channels",
+        "message.groups",
+    ]
+    (shortcut,) = data["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", "whatsapp_send_file")
 
 
 def test_manifest_command_fills_in_the_base_url() -> None:

@@ -1,0 +1,256 @@
+"""Files shared in Slack: checked by content, kept for the provider, offered in their thread.
+
+A shared file (or a message shortcut on one) becomes a draft send whose media the bot keeps in
+the database and hands to the provider as a signed, expiring /media/ link. The same confirm-once
+path as the slash command then sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot import access, blocks, tokens
+from bot.config import ChannelPolicy, Config, Sender
+from bot.media import slackfiles
+from bot.media.checks import MAX_MEDIA_BYTES, MediaInfo, MediaKind, MediaRefused, inspect_media
+from bot.media.service import MediaService
+from bot.sending import CALLBACK_PURPOSE, SendRefused, SendService
+from bot.store import SendRecord, Store
+from bot.whatsapp.payloads import MAX_CAPTION_CHARS, PayloadError, new_external_id
+
+logger = logging.getLogger(__name__)
+
+IGNORED_SUBTYPES = frozenset({"bot_message", "message_changed", "message_deleted"})
+
+
+@dataclass(frozen=True)
+class FileDraft:
+    """A checked file, kept, with its draft send."""
+
+    send: SendRecord
+    info: MediaInfo
+    file_name: str
+    dropped_text: bool
+
+
+class Refusal(Exception):
+    def __init__(self, file_name: str, reason: str, hint: str = "") -> None:
+        self.file_name = file_name
+        self.reason = reason
+        self.hint = hint
+        super().__init__(reason)
+
+
+class FileShares:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        client: WebClient,
+        sending: SendService,
+        media: MediaService,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.sending = sending
+        self.media = media
+
+    # the message event
+
+    def offer_policy(self, event: Mapping[str, Any]) -> ChannelPolicy | None:
+        """The channel's policy when this event is a person sharing files where offers are on."""
+        if event.get("subtype") != "file_share" or event.get("bot_id"):
+            return None
+        policy = self.config.channels.get(str(event.get("channel") or ""))
+        if policy is None or not policy.file_shares or not event.get("files"):
+            return None
+        return policy
+
+    def on_file_share(self, event: Mapping[str, Any], team_id: str | None) -> None:
+        policy = self.offer_policy(event)
+        if policy is None:
+            return
+        channel = policy.channel_id
+        thread_ts = str(event.get("thread_ts") or event["ts"])
+        for file in event.get("files") or []:
+            key = f"offer:{channel}:{event['ts']}:{file.get('id')}"
+            if not self.store.claim_event(key):
+                continue  # offered already: a retried event, or file_shared after message
+            self._offer_one(file, event, policy, thread_ts, team_id)
+
+    def _offer_one(
+        self,
+        file: Mapping[str, Any],
+        event: Mapping[str, Any],
+        policy: ChannelPolicy,
+        thread_ts: str,
+        team_id: str | None,
+    ) -> None:
+        channel = policy.channel_id
+        try:
+            draft = self.draft_from_file(
+                file,
+                text=str(event.get("text") or ""),
+                channel_id=channel,
+                user_id=str(event.get("user") or ""),
+                team_id=team_id,
+                thread_ts=thread_ts,
+                sender=self.sending.resolve_sender(None, channel),
+                recipient=policy.default_recipient or "",
+            )
+        except Refusal as refusal:
+            message = blocks.file_refused(refusal.file_name, refusal.reason, refusal.hint)
+            self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, **message.as_kwargs()
+            )
+            return
+        offer = blocks.file_offer(
+            draft.send,
+            self.sending.sender_of(draft.send),
+            file_name=draft.file_name,
+            format_name=draft.info.format_name,
+            size=draft.info.size,
+            dropped_text=draft.dropped_text,
+        )
+        posted = self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, unfurl_links=False, **offer.as_kwargs()
+        )
+        self.store.update_send(draft.send.id, message_ts=str(posted["ts"]), message_status="draft")
+
+    # checking and keeping a file
+
+    def draft_from_file(
+        self,
+        file: Mapping[str, Any],
+        *,
+        text: str,
+        channel_id: str,
+        user_id: str,
+        team_id: str | None,
+        thread_ts: str,
+        sender: Sender,
+        recipient: str,
+        origin: str | None = None,
+    ) -> FileDraft:
+        """Download, check and keep a Slack file, and record a draft send of it."""
+        name = str(file.get("name") or file.get("title") or "file")
+        data = self._download(file, name)
+        try:
+            info = inspect_media(data, file_name=name, expected_kind=_declared_kind(file))
+        except MediaRefused as refused:
+            raise Refusal(name, refused.reason, refused.hint) from None
+        kept = self.media.keep(data, info, file_name=name, slack_file_id=file.get("id"))
+        caption = text.strip()[:MAX_CAPTION_CHARS] or None
+        dropped_text = bool(caption) and info.kind is not MediaKind.IMAGE
+        if info.kind is not MediaKind.IMAGE:
+            caption = None
+        file_name = None
+        if info.kind is MediaKind.DOCUMENT:
+            file_name = name if name.lower().endswith(".pdf") else f"{name}.pdf"
+        send = self.store.add_send(
+            id=new_external_id(),
+            source="file",
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            thread_ts=thread_ts,
+            sender_alias=sender.alias,
+            sender_number=sender.number,
+            recipient=recipient,
+            kind=str(info.kind),
+            body=self.media.link(kept.id),
+            caption=caption,
+            file_name=file_name,
+            external_id=new_external_id(),
+            callback_token=tokens.new_token(self.config.media.link_secret, CALLBACK_PURPOSE),
+            media_id=kept.id,
+            origin=origin,
+        )
+        return FileDraft(send=send, info=info, file_name=name, dropped_text=dropped_text)
+
+    def _download(self, file: Mapping[str, Any], name: str) -> bytes:
+        size = file.get("size")
+        if isinstance(size, int) and size >= MAX_MEDIA_BYTES:
+            raise Refusal(
+                name,
+                f"it is {size / 1_000_000:.1f} MB and WhatsApp media must be under "
+                f"{MAX_MEDIA_BYTES / 1_000_000:.0f} MB",
+                "Compress it or send a smaller version.",
+            )
+        url = file.get("url_private_download") or file.get("url_private")
+        if not url and file.get("id"):
+            info = self.client.files_info(file=str(file["id"]))
+            details = info.get("file") or {}
+            url = details.get("url_private_download") or details.get("url_private")
+        try:
+            return slackfiles.download(
+                str(url or ""), self.config.slack.bot_token, max_bytes=MAX_MEDIA_BYTES - 1
+            )
+        except slackfiles.FileTooLarge:
+            raise Refusal(
+                name,
+                f"it is over {MAX_MEDIA_BYTES / 1_000_000:.0f} MB, the most WhatsApp media may be",
+                "Compress it or send a smaller version.",
+            ) from None
+        except slackfiles.DownloadFailed as exc:
+            raise Refusal(name, str(exc), "Share the file again, or try later.") from None
+
+    # choosing the recipient
+
+    def check_choice(
+        self, send: SendRecord, recipient_text: str, sender_alias: str, user_id: str
+    ) -> tuple[dict[str, str], str, Sender]:
+        """Validate a modal's choice: (errors by block id, recipient, sender)."""
+        errors: dict[str, str] = {}
+        recipient = ""
+        sender = self.sending.sender_of(send)
+        try:
+            access.check(self.config, channel_id=send.channel_id, user_id=user_id)
+        except SendRefused as exc:
+            errors["recipient"] = str(exc)[:150]
+            return errors, recipient, sender
+        try:
+            recipient = self.sending.resolve_recipient(recipient_text)
+        except PayloadError as exc:
+            errors["recipient"] = _short(str(exc))
+        try:
+            sender = self.sending.resolve_sender(sender_alias or None, send.channel_id)
+        except SendRefused as exc:
+            errors["sender"] = _short(str(exc))
+        return errors, recipient, sender
+
+
+def _declared_kind(file: Mapping[str, Any]) -> MediaKind | None:
+    """What Slack says the file is (from its name): content that says otherwise is refused."""
+    mimetype = str(file.get("mimetype") or "")
+    family = mimetype.split("/", 1)[0]
+    if family in ("image", "video", "audio"):
+        return MediaKind(family)
+    if mimetype == "application/pdf":
+        return MediaKind.DOCUMENT
+    return None
+
+
+def _short(text: str) -> str:
+    """Slack shows at most 150 characters under an input."""
+    return text if len(text) <= 150 else text[:149] + "…"
+
+
+def modal_metadata(send_id: str) -> str:
+    return json.dumps({"send_id": send_id})
+
+
+def send_id_from_metadata(metadata: str) -> str:
+    try:
+        value = json.loads(metadata or "{}")
+    except ValueError:
+        return ""
+    return str(value.get("send_id") or "") if isinstance(value, dict) else ""

@@ -1,0 +1,25 @@
+"""Events: a file shared in a channel with `file_shares: true` gets an offer in its thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    @app.event("message")
+    def on_message(ack: Ack, event: dict[str, Any], body: dict[str, Any]) -> None:
+        ack()
+        if services.files.offer_policy(event) is None:
+            return
+        event_id = str(body.get("event_id") or "")
+        if event_id and not services.store.claim_event(event_id):
+            return  # Slack's retry of an event already taken by this or another instance
+        services.background(services.files.on_file_share, event, body.get("team_id"))
+
+    @app.event("file_shared")
+    def on_file_shared(ack: Ack) -> None:
+        ack()  # the `message` event with subtype file_share carries everything needed

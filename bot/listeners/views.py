@@ -1,0 +1,36 @@
+"""The recipient modal: from an offer's `Choose recipient…`, or the `Send to WhatsApp` shortcut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import blocks, fileflow, ids
+from bot.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(ids.CHOOSE_RECIPIENT)
+    def on_choose(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = fileflow.modal_for_offer(services, body)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.shortcut(ids.SHORTCUT)
+    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        opened = client.views_open(trigger_id=body["trigger_id"], view=blocks.modal_loading(""))
+        view_id = str(opened["view"]["id"])
+        services.background(fileflow.prepare_shortcut, services, body, view_id)
+
+    @app.view(ids.MODAL)
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        errors, choice = fileflow.check_submission(services, body, view)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        if choice is not None:
+            services.background(fileflow.send_choice, services, choice)
