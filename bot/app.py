@@ -102,9 +102,9 @@ def create_app(
     slack: WebClient | None = None,
     sweep_interval: float | None = 5.0,
 ) -> WebApp:
-    """The whole app, ready to serve; `sweep_interval=None` leaves the sweeper off."""
+    """The whole app, ready to serve; `sweep_interval=None` leaves maintenance off."""
     services = build_services(config, store=store, provider=provider, client=slack)
     app = WebApp(bolt=create_bolt_app(services), services=services)
     if sweep_interval is not None:
-        services.renderer.start_sweeper(sweep_interval)
+        services.start_maintenance(sweep_interval)
     return app

@@ -217,6 +217,14 @@ def outcome_reply(send: SendRecord, *, retry: bool = True) -> SlackMessage:
     return SlackMessage(text=text, blocks=[section(text)])
 
 
+def wait_reply(seconds: float) -> SlackMessage:
+    text = (
+        f":hourglass_flowing_sand: The provider is rate limiting; sending again in "
+        f"{max(1, round(seconds))} s. It will be sent once."
+    )
+    return SlackMessage(text=text, blocks=[section(text)])
+
+
 def shown_timeline(rows: Sequence[StatusRow]) -> list[StatusRow]:
     """The statuses that advanced the send when they arrived, oldest first."""
     return [row for row in rows if row.advanced]

@@ -103,7 +103,7 @@ def send_draft(service: SendService, renderer: ThreadRenderer, send_id: str, use
 
 def deliver(service: SendService, renderer: ThreadRenderer, send_id: str) -> None:
     """Call the provider once, then show the outcome in the thread."""
-    service.deliver(send_id)
+    service.deliver(send_id, on_wait=lambda send, seconds: renderer.show_wait(send.id, seconds))
     try:
         renderer.render(send_id)
     except SlackClientError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -69,8 +68,6 @@ class ThreadRenderer:
         self._clock = clock
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
-        self._stop = threading.Event()
-        self._sweeper: threading.Thread | None = None
 
     # scheduling
 
@@ -87,17 +84,6 @@ class ThreadRenderer:
         except Exception:
             logger.exception("Failed to update the Slack thread of send %s", send_id)
 
-    def start_sweeper(self, interval: float = 5.0) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.sweep()
-                except Exception:
-                    logger.exception("Failed to sweep sends that Slack lags behind")
-
-        self._sweeper = threading.Thread(target=loop, name="render-sweeper", daemon=True)
-        self._sweeper.start()
-
     def sweep(self) -> int:
         """Schedule every send that is dirty and not being updated; returns how many."""
         dirty = self.store.dirty_sends()
@@ -106,7 +92,6 @@ class ThreadRenderer:
         return len(dirty)
 
     def close(self) -> None:
-        self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=False)
 
     # rendering
@@ -143,6 +128,22 @@ class ThreadRenderer:
                 still_dirty = self.store.finish_render(send_id, self._owner, shown)
             if shown is None or not still_dirty:
                 return
+
+    def show_wait(self, send_id: str, seconds: float) -> None:
+        """Say in the thread that the provider asked to wait, posting the record early."""
+        if not self.store.acquire_render(send_id, self._owner, seconds=self.lease_seconds):
+            return
+        try:
+            send = self.store.get_send(send_id)
+            if send is None or send.channel_id is None:
+                return
+            send, _ = self._record(send, self.senders(send))
+            thread = send.thread_ts or send.message_ts
+            self._post(send, thread, blocks.wait_reply(seconds))
+        except (SlackClientError, _GiveUp):
+            logger.exception("Failed to say in Slack that send %s waits", send_id)
+        finally:
+            self.store.finish_render(send_id, self._owner, None)
 
     def _pass(self, send: SendRecord) -> bool:
         """One pass: post what is missing, edit what changed. True if Slack was written to."""

@@ -7,11 +7,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot import phones, tokens
 from bot.config import Config, Sender
-from bot.store import SendRecord, SendState, Store
+from bot.store import SendRecord, SendState, Store, utcnow
 from bot.whatsapp.client import (
     ProviderClient,
     ProviderError,
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_PURPOSE = "callback"
 CONNECT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+HEARTBEAT_SECONDS = 5.0
+PROVIDER_AUTH_FLAG = "provider_auth_failed"
 
 
 class SendRefused(ValueError):
@@ -213,16 +216,18 @@ class SendService:
     def _attempt(self, send: SendRecord, on_wait: WaitNotice | None) -> Delivery:
         body = self.request_for(send)
         connect_retries = list(CONNECT_RETRY_DELAYS)
+        waited = 0.0
         while True:
             try:
                 result = self.provider.send(body)
             except ProviderRateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 5.0
-                if wait > self.config.whatsapp.max_rate_limit_wait_seconds:
+                if waited + wait > self.config.whatsapp.max_rate_limit_wait_seconds:
                     return self._failed(send, exc, SendState.FAILED)
                 if on_wait is not None:
                     on_wait(send, wait)
-                self._sleep(wait)
+                self._wait(send, wait)
+                waited += wait
                 continue
             except ProviderError as exc:
                 if not exc.may_have_been_received and exc.kind == "unavailable" and connect_retries:
@@ -230,7 +235,40 @@ class SendService:
                     continue
                 state = SendState.UNKNOWN if exc.may_have_been_received else SendState.FAILED
                 return self._failed(send, exc, state)
+            self.store.set_flag(PROVIDER_AUTH_FLAG, None)
             return self._sent(send, result)
+
+    def _wait(self, send: SendRecord, seconds: float) -> None:
+        """Sleep, touching the send now and then so recovery never takes it for stuck."""
+        while seconds > 0:
+            step = min(seconds, HEARTBEAT_SECONDS)
+            self._sleep(step)
+            seconds -= step
+            self.store.update_send(send.id)
+
+    @property
+    def stuck_after(self) -> float:
+        """How long a send may stay `sending` before it must have been abandoned by a crash."""
+        whatsapp = self.config.whatsapp
+        return whatsapp.connect_timeout_seconds + whatsapp.timeout_seconds + HEARTBEAT_SECONDS + 5
+
+    def recover_stuck(self) -> list[SendRecord]:
+        """Sends left `sending` by a stopped app become `unknown`: said, never resent."""
+        cutoff = utcnow() - timedelta(seconds=self.stuck_after)
+        recovered = []
+        for send in self.store.sends_in_state([SendState.SENDING]):
+            if send.updated_at >= cutoff:
+                continue
+            moved = self.store.transition(
+                send.id,
+                from_states=[SendState.SENDING],
+                to=SendState.UNKNOWN,
+                error="the app stopped while waiting for the provider's answer",
+            )
+            if moved is not None:
+                logger.warning("Send %s was left sending by a stopped app: now unknown", send.id)
+                recovered.append(moved)
+        return recovered
 
     def _sent(self, send: SendRecord, result: SendResult) -> Delivery:
         updated = self.store.transition(
@@ -243,6 +281,8 @@ class SendService:
         return Delivery(send=updated or self._reload(send), result=result)
 
     def _failed(self, send: SendRecord, error: ProviderError, state: SendState) -> Delivery:
+        if error.kind == "unauthorized":
+            self.store.set_flag(PROVIDER_AUTH_FLAG, f"HTTP {error.status}: {error.reason}")
         logger.warning(
             "Send %s not delivered: %s (%s, status %s)",
             send.id,
@@ -251,9 +291,25 @@ class SendService:
             error.status,
         )
         updated = self.store.transition(
-            send.id, from_states=[SendState.SENDING], to=state, error=error.reason
+            send.id, from_states=[SendState.SENDING], to=state, error=self._explain(error)
         )
         return Delivery(send=updated or self._reload(send), error=error)
+
+    def _explain(self, error: ProviderError) -> str:
+        """The reason in plain words, for the thread."""
+        if error.kind == "unauthorized":
+            return (
+                f"the provider refused the bot's API key (HTTP {error.status}: {error.reason}); "
+                "it is wrong or expired, so an admin must renew `whatsapp.api_key`"
+            )
+        if isinstance(error, ProviderRateLimited):
+            limit = self.config.whatsapp.max_rate_limit_wait_seconds
+            after = f" {error.retry_after:.0f} s" if error.retry_after is not None else ""
+            return (
+                f"the provider is rate limiting ({error.reason}) and asked to wait{after}, "
+                f"longer than the bot waits ({limit:.0f} s); try again later"
+            )
+        return error.reason
 
     def _reload(self, send: SendRecord) -> SendRecord:
         return self.store.get_send(send.id) or send

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ class Services:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     def background(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (provider calls) off Bolt's listener threads, logging any failure."""
@@ -48,7 +51,30 @@ class Services:
 
         self.executor.submit(run)
 
+    def start_maintenance(self, interval: float = 5.0, purge_every: float = 600.0) -> None:
+        """In the background: catch up Slack threads left behind, purge expired media."""
+        stop = self._stop
+
+        def loop() -> None:
+            next_purge = 0.0
+            while not stop.wait(interval):
+                self._run_logged(self.sending.recover_stuck, "recover sends left sending")
+                self._run_logged(self.renderer.sweep, "sweep sends that Slack lags behind")
+                if time.monotonic() >= next_purge:
+                    self._run_logged(self.media.purge, "purge expired media")
+                    next_purge = time.monotonic() + purge_every
+
+        threading.Thread(target=loop, name="maintenance", daemon=True).start()
+
+    @staticmethod
+    def _run_logged(fn: Callable[[], object], what: str) -> None:
+        try:
+            fn()
+        except Exception:
+            logger.exception("Failed to %s", what)
+
     def close(self) -> None:
+        self._stop.set()
         self.executor.shutdown(wait=True)
         self.renderer.close()
         self.provider.close()

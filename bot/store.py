@@ -58,7 +58,7 @@ sends = sa.Table(
     sa.Column("external_id", sa.String(64), nullable=False, unique=True),
     sa.Column("callback_token", sa.String(128), nullable=False, unique=True),
     sa.Column("transaction_id", sa.String(128), index=True),
-    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("provider_status", sa.String(64)),
     sa.Column("provider_rank", sa.Integer),
     sa.Column("provider_status_at", _TS),
@@ -99,6 +99,14 @@ slack_events = sa.Table(
     metadata,
     sa.Column("event_id", sa.String(64), primary_key=True),
     sa.Column("received_at", _TS, nullable=False, index=True),
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
 )
 
 statuses = sa.Table(
@@ -390,6 +398,19 @@ class Store:
         with self._tx() as conn:
             result = conn.execute(media.delete().where(media.c.expires_at < (now or utcnow())))
             return int(result.rowcount or 0)
+
+    # flags shared by every instance
+
+    def set_flag(self, name: str, value: str | None) -> None:
+        """Set (or with None, clear) a named condition, such as a refused provider key."""
+        with self._tx() as conn:
+            conn.execute(flags.delete().where(flags.c.name == name))
+            if value is not None:
+                conn.execute(flags.insert().values(name=name, value=value, updated_at=utcnow()))
+
+    def get_flag(self, name: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(sa.select(flags.c.value).where(flags.c.name == name)).scalar()
 
     # Slack events
 

@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 
+from bot.sending import PROVIDER_AUTH_FLAG
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,17 @@ class WebApp:
         except Exception:
             logger.exception("Failed to reach the database for /healthz")
             return Response.json(503, {"ok": False, "database": "unreachable"})
+        refused = self.services.store.get_flag(PROVIDER_AUTH_FLAG)
+        if refused is not None:
+            return Response.json(
+                503,
+                {
+                    "ok": False,
+                    "database": "ok",
+                    "provider": f"the provider refused the API key ({refused}); "
+                    "check whatsapp.api_key",
+                },
+            )
         return Response.json(200, {"ok": True, "database": "ok"})
 
 
