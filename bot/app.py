@@ -14,6 +14,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Config
 from bot.fileshare import FileShares
+from bot.groups import GroupSends
+from bot.home import HomeTabs
 from bot.intake import StatusIntake
 from bot.listeners import actions, commands, events, views
 from bot.media.service import MediaService
@@ -65,6 +67,8 @@ def build_services(
     )
     intake = StatusIntake(config=config, store=store, renderer=renderer)
     files = FileShares(config=config, store=store, client=client, sending=sending, media=media)
+    home = HomeTabs(config=config, store=store, client=client, sending=sending)
+    renderer.on_change = lambda send: home.refresh(send.user_id)
     return Services(
         config=config,
         store=store,
@@ -75,6 +79,8 @@ def build_services(
         intake=intake,
         media=media,
         files=files,
+        groups=GroupSends(sending=sending, renderer=renderer),
+        home=home,
     )
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from bot import ids, statuses
 from bot.commands import EXAMPLES, STATUS_EXAMPLE
 from bot.config import Sender
-from bot.store import SendRecord, SendState, StatusRow
+from bot.media.remote import RemoteMedia
+from bot.store import BatchRecord, SendRecord, SendState, StatusRow
 from bot.whatsapp.payloads import MessageKind
 
 Block = dict[str, Any]
@@ -97,7 +98,11 @@ def _content_lines(send: SendRecord) -> list[str]:
 
 
 def confirmation(
-    send: SendRecord, sender: Sender, *, recipient_label: str | None = None
+    send: SendRecord,
+    sender: Sender,
+    *,
+    recipient_label: str | None = None,
+    checked: RemoteMedia | None = None,
 ) -> SlackMessage:
     """The ephemeral question: what will go to whom, with `Send` and `Cancel`."""
     kind = MessageKind(send.kind)
@@ -108,6 +113,9 @@ def confirmation(
         f"*From:* {esc(sender.label)} (+{sender.number})",
         *_content_lines(send),
     ]
+    if checked is not None:
+        size = f", {size_text(checked.size)}" if checked.size is not None else ""
+        summary.append(f"*Checked:* :white_check_mark: {esc(checked.content_type or '?')}{size}")
     text = f"Send {_what(send)} on WhatsApp to {send.recipient} from {sender.label}?"
     return SlackMessage(
         text=text,
@@ -405,7 +413,7 @@ def recipient_modal(
                 "label": {"type": "plain_text", "text": "Recipient"},
                 "hint": {
                     "type": "plain_text",
-                    "text": "A number with its country code, or a name from contacts.",
+                    "text": "A number with its country code, a contact name, or a group name.",
                 },
                 "element": recipient_input,
             },
@@ -424,3 +432,184 @@ def recipient_modal(
         metadata=metadata,
         submit=True,
     )
+
+
+# --- group sends ------------------------------------------------------------------------------
+
+GROUP_PREVIEW = 5
+BAR_WIDTH = 10
+
+
+def group_confirmation(
+    batch: BatchRecord, sample: SendRecord, sender: Sender, recipients: Sequence[str]
+) -> SlackMessage:
+    """The ephemeral question for a group: the count and the first few recipients."""
+    kind = MessageKind(sample.kind)
+    shown = ", ".join(recipients[:GROUP_PREVIEW])
+    more = len(recipients) - GROUP_PREVIEW
+    if more > 0:
+        shown += f" and {more} more"
+    summary = [
+        f"*Type:* {_KIND_EMOJI[kind]} {kind}",
+        f"*To:* group *{esc(batch.group_name)}*, {len(recipients)} recipients: {shown}",
+        f"*From:* {esc(sender.label)} (+{sender.number})",
+        *_content_lines(sample),
+    ]
+    text = f"Send {_what(sample)} on WhatsApp to {len(recipients)} recipients ({batch.group_name})?"
+    return SlackMessage(
+        text=text,
+        blocks=[
+            section(f"*Send {_what(sample)} on WhatsApp to {len(recipients)} recipients?*"),
+            section("\n".join(summary)),
+            {
+                "type": "actions",
+                "block_id": ids.CONFIRM_BLOCK,
+                "elements": [
+                    button(f"Send to {len(recipients)}", ids.SEND_GROUP, batch.id, "primary"),
+                    button("Cancel", ids.CANCEL_GROUP, batch.id),
+                ],
+            },
+            context(
+                "Each recipient gets their own message. Nothing is sent until you click *Send*."
+            ),
+        ],
+    )
+
+
+def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    filled = round(width * done / total) if total else width
+    return "▓" * filled + "░" * (width - filled)
+
+
+def _member_outcome(send: SendRecord) -> str:
+    if send.provider_status and statuses.describe(send.provider_status).is_failure:
+        return "failed"
+    if send.state is SendState.FAILED:
+        return "failed"
+    if send.state is SendState.UNKNOWN and not send.provider_status:
+        return "unknown"
+    if send.state in (SendState.SENT, SendState.UNKNOWN):
+        return "sent"
+    return "pending"
+
+
+def group_progress(
+    batch: BatchRecord, members: Sequence[SendRecord], sender: Sender
+) -> SlackMessage:
+    """`▓▓▓▓░░░░ 52/120 sent · 2 failed`, then the totals per status."""
+    counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0}
+    by_status: dict[str, int] = {}
+    for member in members:
+        counts[_member_outcome(member)] += 1
+        if member.provider_status:
+            by_status[member.provider_status] = by_status.get(member.provider_status, 0) + 1
+    total = len(members)
+    done = total - counts["pending"]
+    line = (
+        f"{progress_bar(done, total)} {done}/{total} · {counts['sent']} sent · "
+        f"{counts['failed']} failed"
+    )
+    if counts["unknown"]:
+        line += f" · {counts['unknown']} unknown"
+    sample = members[0]
+    who = f"<@{batch.user_id}>" if batch.user_id else "Someone"
+    head = (
+        f"{_KIND_EMOJI[MessageKind(sample.kind)]} {who} is sending {_what(sample)} on WhatsApp to "
+        f"group *{esc(batch.group_name)}* ({total} recipients) from *{esc(sender.label)}* "
+        f"(+{sender.number})"
+    )
+    if batch.state is SendState.CANCELLED:
+        line = "Cancelled; nothing was sent."
+    finished = done == total
+    state = ":white_check_mark: Done: " if finished else ":outbox_tray: "
+    order = sorted(by_status, key=lambda name: (statuses.describe(name).rank, name))
+    totals = " · ".join(f"{by_status[name]} {esc(name)}" for name in order)
+    parts = [section(head), section(f"{state}`{line}`")]
+    if totals:
+        parts.append(context(f"Statuses: {totals}"))
+    if counts["failed"] or counts["unknown"]:
+        parts.append(context("Each failure is explained in the thread."))
+    return SlackMessage(
+        text=f"{batch.group_name}: {line}" + (f" · {totals}" if totals else ""), blocks=parts
+    )
+
+
+def member_outcome(send: SendRecord) -> SlackMessage:
+    """One member of a group was refused, or its outcome is unknown."""
+    message = outcome_reply(send)
+    prefix = f"*{send.recipient}*: "
+    blocks_ = [dict(b) for b in message.blocks]
+    first = blocks_[0]
+    first["text"] = {"type": "mrkdwn", "text": prefix + first["text"]["text"]}
+    return SlackMessage(text=f"{send.recipient}: {message.text}", blocks=blocks_)
+
+
+def member_failure(send: SendRecord, row: StatusRow) -> SlackMessage:
+    info = statuses.describe(row.status)
+    detail = f" The provider said: {esc(row.detail)}" if row.detail else ""
+    text = f":x: *{send.recipient}*: *{esc(row.status)}*, {info.meaning}.{detail}"
+    return SlackMessage(
+        text=f"{send.recipient}: {row.status} ({info.meaning})", blocks=[section(text)]
+    )
+
+
+# --- App Home --------------------------------------------------------------------------------
+
+MAX_VIEW_BLOCKS = 100
+
+
+def _send_line(send: SendRecord, sender_label: str) -> str:
+    if send.provider_status:
+        info = statuses.describe(send.provider_status)
+        status = f"{info.emoji} *{esc(info.name)}*"
+    else:
+        status = {
+            SendState.SENDING: ":hourglass_flowing_sand: *sending*",
+            SendState.SENT: ":outbox_tray: *accepted*",
+            SendState.FAILED: ":x: *not sent*",
+            SendState.UNKNOWN: ":warning: *unknown*",
+        }.get(send.state, esc(str(send.state)))
+    return (
+        f"{status} · {slack_date(send.created_at)} · {send.kind} to *{send.recipient}* from "
+        f"{esc(sender_label)}\n`{send.transaction_id or 'no transactionId'}`"
+    )
+
+
+def home(
+    *,
+    channels: Sequence[tuple[str, Sequence[Sender], bool]],
+    anywhere: Sequence[Sender] | None,
+    may_send: bool,
+    sends: Sequence[tuple[SendRecord, str]],
+    total: int,
+) -> Block:
+    """The Home tab: where the viewer may send and from which numbers, then their sends."""
+    where: list[str] = []
+    if not may_send:
+        where.append("You are not on the list of people who may send; ask an admin to add you.")
+    elif anywhere is not None:
+        names = ", ".join(f"{esc(s.label)} (+{s.number})" for s in anywhere)
+        where.append(f"Any channel: {names}")
+    for channel_id, senders, file_shares in channels if may_send else ():
+        names = ", ".join(f"{esc(s.label)} (+{s.number})" for s in senders)
+        extra = " · :paperclip: shared files are offered" if file_shares else ""
+        where.append(f"<#{channel_id}>: {names}{extra}")
+    view_blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "WhatsApp sends"}},
+        section("*Where you can send*\n" + ("\n".join(where) or "No channel is set up yet.")),
+        {"type": "divider"},
+        {"type": "header", "text": {"type": "plain_text", "text": "Your recent sends"}},
+    ]
+    room = MAX_VIEW_BLOCKS - len(view_blocks) - 1
+    for send, label in list(sends)[:room]:
+        view_blocks.append(section(_send_line(send, label)))
+    shown = min(len(sends), room)
+    if total > shown:
+        view_blocks.append(
+            context(
+                f"…and {total - shown} more. `/whatsapp status <transactionId>` shows any of them."
+            )
+        )
+    elif not sends:
+        view_blocks.append(context("Nothing sent yet. Try `/whatsapp help` in a channel."))
+    return {"type": "home", "blocks": view_blocks}

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackClientError
 
 from bot import access, blocks
 from bot.render import ThreadRenderer
 from bot.sending import SendRefused, SendService
-from bot.store import SendRecord, SendState
+
+if TYPE_CHECKING:
+    from bot.services import Services
+from bot.store import BatchRecord, SendRecord, SendState
 
 logger = logging.getLogger(__name__)
 
@@ -160,3 +163,56 @@ def on_retry(
         return
     _close(respond, f":repeat: <@{user}> chose to send it again.")
     deliver(service, renderer, send.id)
+
+
+def on_send_group(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
+    batch = _owned_batch(services, body, respond)
+    if batch is None:
+        return
+    if services.groups.confirm(batch.id) is None:
+        current = services.store.get_batch(batch.id) or batch
+        _close(respond, _already_batch(current))
+        return
+    _close(respond, f":outbox_tray: Sending to {batch.total} recipients; progress in the channel…")
+    services.groups.deliver_all(batch.id)
+    final = services.store.get_batch(batch.id)
+    _close(respond, f":white_check_mark: {final.shown if final and final.shown else 'Done.'}")
+
+
+def on_cancel_group(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
+    batch = _owned_batch(services, body, respond)
+    if batch is None:
+        return
+    if services.groups.cancel(batch.id) is None:
+        current = services.store.get_batch(batch.id) or batch
+        _close(respond, _already_batch(current))
+        return
+    _close(respond, ":wastebasket: Cancelled; nothing was sent.")
+
+
+def _owned_batch(
+    services: Services, body: Mapping[str, Any], respond: Respond
+) -> BatchRecord | None:
+    batch = services.store.get_batch(_action_value(body))
+    if batch is None:
+        _close(respond, "This confirmation has expired; nothing was sent.")
+        return None
+    user = _user(body)
+    if batch.user_id != user:
+        _refuse(respond, f"Only <@{batch.user_id}>, who asked for this send, can confirm it.")
+        return None
+    members = services.store.batch_sends(batch.id)
+    try:
+        access.check(services.config, channel_id=batch.channel_id, user_id=user)
+        if members:
+            services.sending.resolve_sender(members[0].sender_alias, batch.channel_id)
+    except SendRefused as exc:
+        _refuse(respond, str(exc))
+        return None
+    return batch
+
+
+def _already_batch(batch: BatchRecord) -> str:
+    if batch.state is SendState.CANCELLED:
+        return "This group send was cancelled; nothing was sent."
+    return "This group send was already confirmed; each recipient gets one message."

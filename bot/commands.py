@@ -21,6 +21,11 @@ from bot.whatsapp.payloads import MessageKind
 COMMAND = "/whatsapp"
 EXAMPLE_URL = "https://example.com/photo.jpg"
 
+UNKNOWN_KIND = (
+    "I can't tell whether `{url}` is an image, video, audio or document. Say which before the "
+    "recipient."
+)
+
 EXAMPLES = {
     MessageKind.IMAGE: f"{COMMAND} image {EXAMPLE_NUMBER} {EXAMPLE_URL} The best coffee in town!",
     MessageKind.VIDEO: f"{COMMAND} video {EXAMPLE_NUMBER} https://example.com/clip.mp4",
@@ -63,15 +68,20 @@ class StatusRequest:
 
 @dataclass(frozen=True)
 class SendRequest:
-    """A send as typed; the recipient and sender are still names to resolve against config."""
+    """A send as typed; the recipient and sender are still names to resolve against config.
 
-    kind: MessageKind
+    `kind` is None when neither the command nor the URL's extension says it: the file the URL
+    serves decides, and `rest` (what followed the URL) is then placed with `place_rest`.
+    """
+
+    kind: MessageKind | None
     recipient: str
     body: str
     caption: str | None = None
     file_name: str | None = None
     sender_alias: str | None = None
     kind_was_guessed: bool = False
+    rest: str | None = None
 
 
 class CommandError(ValueError):
@@ -185,16 +195,10 @@ def _parse_media(
     _check_url(url, example)
     if kind is None:
         kind = kind_from_url(url)
-        if kind is None:
-            raise CommandError(
-                f"I can't tell from `{url}` whether it is an image, video, audio or document. "
-                "Say which before the recipient.",
-                EXAMPLES[MessageKind.DOCUMENT],
-            )
     rest = " ".join(args[2:]) or None
     caption = file_name = None
-    if rest is not None:
-        caption, file_name = _place_rest(kind, rest)
+    if rest is not None and kind is not None:
+        caption, file_name = place_rest(kind, rest)
     return SendRequest(
         kind=kind,
         recipient=recipient,
@@ -203,10 +207,11 @@ def _parse_media(
         file_name=file_name,
         sender_alias=sender_alias,
         kind_was_guessed=guessed,
+        rest=rest if kind is None else None,
     )
 
 
-def _place_rest(kind: MessageKind, rest: str) -> tuple[str | None, str | None]:
+def place_rest(kind: MessageKind, rest: str) -> tuple[str | None, str | None]:
     """What follows the URL: a caption for an image, a file name for a document."""
     if kind is MessageKind.IMAGE:
         return rest, None

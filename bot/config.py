@@ -42,6 +42,7 @@ class WhatsAppConfig:
     recipient_format: RecipientFormat = "e164"
     callbacks_format: CallbacksFormat = "string"
     max_rate_limit_wait_seconds: float = 60.0
+    max_concurrent_sends: int = 5
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Config:
     media: MediaConfig
     database_url: str = DEFAULT_DATABASE_URL
     contacts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     channels: Mapping[str, ChannelPolicy] = field(default_factory=lambda: MappingProxyType({}))
     access: AccessConfig = field(default_factory=AccessConfig)
 
@@ -317,6 +319,7 @@ class _Reader:
         senders = self.senders(top.get("senders"))
         default_sender = self.default_sender(top.get("default_sender"), senders)
         contacts = self.contacts(top.get("contacts"))
+        groups = self.groups(top.get("groups"), contacts)
         channels = self.channels(top.get("channels"), senders, default_sender, contacts)
         access = self.access(top.get("access"))
         public_base_url = self.url(top.get("public_base_url"), "public_base_url").rstrip("/")
@@ -332,6 +335,7 @@ class _Reader:
             media=media,
             database_url=database_url,
             contacts=MappingProxyType(contacts),
+            groups=MappingProxyType(groups),
             channels=MappingProxyType(channels),
             access=access,
         )
@@ -371,6 +375,11 @@ class _Reader:
                 section.get("max_rate_limit_wait_seconds"),
                 p + "max_rate_limit_wait_seconds",
                 60,
+            ),
+            max_concurrent_sends=int(
+                self.number(
+                    section.get("max_concurrent_sends"), p + "max_concurrent_sends", 5, minimum=0.5
+                )
             ),
         )
 
@@ -468,6 +477,39 @@ class _Reader:
                 )
         return contacts
 
+    def groups(self, value: Any, contacts: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+        """Named lists of recipients (numbers or contact names), each kept as E.164 numbers."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem("groups", "must be a mapping of group name to a list", "See the example")
+            return {}
+        groups: dict[str, tuple[str, ...]] = {}
+        for name, members in value.items():
+            path = f"groups.{name}"
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", str(name)):
+                self.problem(
+                    path,
+                    "a group name must start with a letter and have no spaces",
+                    "Use letters, digits, `-`, `_` or `.`, e.g. `drivers`",
+                )
+            if str(name) in contacts:
+                self.problem(path, "is also a contact name", "Give the group another name")
+            if not isinstance(members, list) or not members:
+                self.problem(
+                    path,
+                    "must be a non-empty list of numbers or contact names",
+                    'Write it like `["+573001234567", acme-ops]`',
+                )
+                continue
+            numbers: list[str] = []
+            for i, member in enumerate(members):
+                number = self.recipient(member, f"{path}[{i}]", contacts, key="")
+                if number is not None and number not in numbers:
+                    numbers.append(number)
+            groups[str(name)] = tuple(numbers)
+        return groups
+
     def channels(
         self,
         value: Any,
@@ -548,17 +590,24 @@ class _Reader:
             default_recipient=recipient,
         )
 
-    def recipient(self, value: Any, path: str, contacts: Mapping[str, str]) -> str | None:
+    def recipient(
+        self,
+        value: Any,
+        path: str,
+        contacts: Mapping[str, str],
+        *,
+        key: str = ".default_recipient",
+    ) -> str | None:
         if value is None:
             return None
-        raw = self.text(value, path + ".default_recipient")
+        raw = self.text(value, path + key)
         if raw in contacts:
             return contacts[raw]
         try:
             return phones.normalize(raw)
         except phones.InvalidNumber as exc:
             self.problem(
-                path + ".default_recipient",
+                path + key,
                 f"`{raw}` is neither a contact name nor a valid number ({exc.why})",
                 f"Use a name from `contacts` or a number like `{phones.EXAMPLE_NUMBER}`",
             )
@@ -601,6 +650,7 @@ _TOP_KEYS = {
     "senders": False,  # reported by `senders` itself, with an example
     "default_sender": False,
     "contacts": False,
+    "groups": False,
     "channels": False,
     "access": False,
     "media": True,
@@ -614,6 +664,7 @@ _WHATSAPP_KEYS = {
     "recipient_format": False,
     "callbacks_format": False,
     "max_rate_limit_wait_seconds": False,
+    "max_concurrent_sends": False,
 }
 _SENDER_KEYS = {"number": True, "label": False}
 _CHANNEL_KEYS = {
@@ -666,6 +717,8 @@ def summary(config: Config) -> str:
     )
     if config.contacts:
         lines.append(f"Contacts: {len(config.contacts)}")
+    for name, members in config.groups.items():
+        lines.append(f"Group {name}: {len(members)} recipient(s)")
     lines.append(f"Database: {redact_database_url(config.database_url)}")
     lines.append(f"Public URL: {config.public_base_url}")
     lines.append(f"Provider: {config.whatsapp.api_url}")

@@ -9,10 +9,11 @@ from typing import Any
 
 from bot import access, blocks, clicks, ids
 from bot.config import Sender
-from bot.fileshare import Refusal, modal_metadata, send_id_from_metadata
+from bot.fileshare import GROUP_PREFIX, Refusal, modal_metadata, send_id_from_metadata
 from bot.sending import SendRefused
 from bot.services import Services
 from bot.store import SendRecord, SendState
+from bot.whatsapp.payloads import Message, MessageKind
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,9 @@ def check_submission(
 
 
 def send_choice(services: Services, choice: Choice) -> None:
+    if choice.recipient.startswith(GROUP_PREFIX):
+        send_to_group(services, choice, choice.recipient.removeprefix(GROUP_PREFIX))
+        return
     updated = services.store.update_draft(
         choice.send_id,
         recipient=choice.recipient,
@@ -135,6 +139,28 @@ def send_choice(services: Services, choice: Choice) -> None:
         # the offer in the thread loses its buttons: it becomes the send's record
         services.store.update_send(updated.id, message_status="chosen")
     clicks.send_draft(services.sending, services.renderer, choice.send_id, choice.user_id)
+
+
+def send_to_group(services: Services, choice: Choice, name: str) -> None:
+    """The shared file goes to every member of a group; its offer becomes the progress."""
+    single = services.sending.cancel(choice.send_id)
+    if single is None:
+        return  # a second submission, or a click on the offer, got there first
+    template = Message(MessageKind(single.kind), "", single.body, single.caption, single.file_name)
+    drafted = services.groups.draft(
+        name,
+        template,
+        sender=choice.sender,
+        team_id=single.team_id,
+        channel_id=single.channel_id,
+        user_id=choice.user_id,
+        thread_ts=single.thread_ts,
+        media_id=single.media_id,
+    )
+    if single.message_ts is not None:
+        services.store.update_batch(drafted.batch.id, message_ts=single.message_ts)
+    if services.groups.confirm(drafted.batch.id) is not None:
+        services.groups.deliver_all(drafted.batch.id)
 
 
 def _user(body: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ from bot.whatsapp.payloads import MAX_CAPTION_CHARS, PayloadError, new_external_
 
 logger = logging.getLogger(__name__)
 
-IGNORED_SUBTYPES = frozenset({"bot_message", "message_changed", "message_deleted"})
+GROUP_PREFIX = "group:"
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,11 @@ class FileShares:
             errors["recipient"] = str(exc)[:150]
             return errors, recipient, sender
         try:
-            recipient = self.sending.resolve_recipient(recipient_text)
+            name = recipient_text.strip()
+            if name in self.config.groups:
+                recipient = GROUP_PREFIX + name
+            else:
+                recipient = self.sending.resolve_recipient(recipient_text)
         except PayloadError as exc:
             errors["recipient"] = _short(str(exc))
         try:

@@ -6,6 +6,8 @@ COMMAND = "/whatsapp"
 SEND = "whatsapp_send"
 CANCEL = "whatsapp_cancel"
 RETRY = "whatsapp_retry"
+SEND_GROUP = "whatsapp_send_group"
+CANCEL_GROUP = "whatsapp_cancel_group"
 CHOOSE_RECIPIENT = "whatsapp_choose_recipient"
 
 # blocks

@@ -18,7 +18,7 @@ BOT_SCOPES = [
     "files:read",  # downloading a shared file to check it and hand it to the provider
     "groups:history",  # the file_share messages of private channels
 ]
-BOT_EVENTS = ["message.channels", "message.groups"]
+BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups"]
 
 
 def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
@@ -38,6 +38,11 @@ def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
             ),
         },
         "features": {
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": False,
+                "messages_tab_read_only_enabled": False,
+            },
             "bot_user": {"display_name": "whatsapp", "always_online": True},
             "slash_commands": [
                 {

@@ -13,14 +13,15 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, statuses
 from bot.config import Config, Sender
-from bot.store import SendRecord, SendState, Store
+from bot.store import BatchRecord, SendRecord, SendState, Store, batches, sends
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class ThreadRenderer:
         self._clock = clock
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
+        # Told of every send whose thread changed (the Home tab listens).
+        self.on_change: Callable[[SendRecord], None] | None = None
 
     # scheduling
 
@@ -84,12 +87,28 @@ class ThreadRenderer:
         except Exception:
             logger.exception("Failed to update the Slack thread of send %s", send_id)
 
+    def schedule_batch(self, batch_id: str) -> None:
+        """Update a group send's progress message in the background."""
+        try:
+            self._executor.submit(self._logged, self.render_batch, batch_id)
+        except RuntimeError:
+            logger.info("Not rendering batch %s: shutting down", batch_id)
+
+    def _logged(self, fn: Callable[[str], None], row_id: str) -> None:
+        try:
+            fn(row_id)
+        except Exception:
+            logger.exception("Failed to update Slack for %s", row_id)
+
     def sweep(self) -> int:
-        """Schedule every send that is dirty and not being updated; returns how many."""
-        dirty = self.store.dirty_sends()
+        """Schedule every send or batch that is dirty and not being updated; how many."""
+        dirty = self.store.dirty_rows()
         for send_id in dirty:
             self.schedule(send_id)
-        return len(dirty)
+        dirty_batches = self.store.dirty_rows(table=batches)
+        for batch_id in dirty_batches:
+            self.schedule_batch(batch_id)
+        return len(dirty) + len(dirty_batches)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
@@ -98,8 +117,28 @@ class ThreadRenderer:
 
     def render(self, send_id: str) -> None:
         """Bring the thread up to date; returns at once if another worker holds the lease."""
+        self._keep_up(send_id, sends, self.store.get_send, self._pass)
+
+    def render_batch(self, batch_id: str) -> None:
+        """Bring a group send's progress message up to date."""
+        self._keep_up(batch_id, batches, self.store.get_batch, self._batch_pass)
+
+    def _keep_up(
+        self,
+        row_id: str,
+        table: sa.Table,
+        load: Callable[[str], Row | None],
+        do_pass: Callable[[Row], bool],
+    ) -> None:
+        """Passes under the row's lease until Slack shows its latest version.
+
+        Passes that write are at least `min_interval` apart, so a burst of changes is
+        coalesced; a change made while the lease was held is picked up before leaving.
+        """
         last_pass: float | None = None
-        while self.store.acquire_render(send_id, self._owner, seconds=self.lease_seconds):
+        while self.store.acquire_render(
+            row_id, self._owner, seconds=self.lease_seconds, table=table
+        ):
             shown: int | None = None
             try:
                 while True:
@@ -107,25 +146,25 @@ class ThreadRenderer:
                         wait = self.min_interval - (self._clock() - last_pass)
                         if wait > 0:
                             time.sleep(wait)
-                    send = self.store.get_send(send_id)
-                    if send is None:
+                    row = load(row_id)
+                    if row is None:
                         return
-                    wrote = self._pass(send)
-                    if wrote:
+                    if do_pass(row):
                         last_pass = self._clock()
-                    shown = send.version
-                    latest = self.store.get_send(send_id)
+                    shown = row.version
+                    latest = load(row_id)
                     if latest is None or latest.version == shown:
                         break
             except _GiveUp:
-                shown = self.store.get_send(send_id).version  # type: ignore[union-attr]
+                gone = load(row_id)
+                shown = gone.version if gone is not None else None
+            except _NotReady:
+                shown = None
             except SlackClientError:
-                logger.exception(
-                    "Failed to update the Slack thread of send %s; will retry", send_id
-                )
+                logger.exception("Failed to update Slack for %s %s; will retry", table.name, row_id)
                 shown = None
             finally:
-                still_dirty = self.store.finish_render(send_id, self._owner, shown)
+                still_dirty = self.store.finish_render(row_id, self._owner, shown, table=table)
             if shown is None or not still_dirty:
                 return
 
@@ -149,6 +188,8 @@ class ThreadRenderer:
         """One pass: post what is missing, edit what changed. True if Slack was written to."""
         if send.channel_id is None or send.state in _NEVER_SHOWN:
             return False
+        if send.batch_id is not None:
+            return self._member_pass(send)
         if send.state in _NOT_SHOWN_YET and send.message_ts is None:
             return False
         sender = self.senders(send)
@@ -167,7 +208,60 @@ class ThreadRenderer:
             wrote = True
         wrote |= self._status_reply(send, thread)
         wrote |= self._event_replies(send, thread)
+        if wrote and self.on_change is not None:
+            self.on_change(send)
         return wrote
+
+    def _member_pass(self, send: SendRecord) -> bool:
+        """A group member shows only what went wrong, in its group's thread."""
+        assert send.batch_id is not None
+        batch = self.store.get_batch(send.batch_id)
+        if batch is None:
+            return False
+        if batch.message_ts is None:
+            raise _NotReady
+        thread = batch.thread_ts or batch.message_ts
+        wrote = False
+        if send.state in (SendState.FAILED, SendState.UNKNOWN) and send.outcome_ts is None:
+            ts = self._post(send, thread, blocks.member_outcome(send))
+            self.store.update_send(send.id, outcome_ts=ts)
+            wrote = True
+        for row in self.store.timeline(send.id):
+            info = statuses.describe(row.status)
+            if row.reply_ts is None and info.is_failure:
+                ts = self._post(send, thread, blocks.member_failure(send, row))
+                self.store.set_status_reply(send.id, row.status, ts)
+                wrote = True
+        self.schedule_batch(batch.id)
+        return wrote
+
+    def _batch_pass(self, batch: BatchRecord) -> bool:
+        """The group's one progress message, posted once and edited as members advance."""
+        if batch.channel_id is None or batch.state in _NEVER_SHOWN:
+            return False
+        members = self.store.batch_sends(batch.id)
+        if not members:
+            return False
+        message = blocks.group_progress(batch, members, self.senders(members[0]))
+        if batch.message_ts is None:
+            response = self._call_channel(
+                "chat_postMessage",
+                channel=batch.channel_id,
+                thread_ts=batch.thread_ts,
+                **message.as_kwargs(),
+            )
+            self.store.update_batch(batch.id, message_ts=str(response["ts"]), shown=message.text)
+            return True
+        if batch.shown == message.text:
+            return False
+        self._call_channel(
+            "chat_update",
+            channel=batch.channel_id,
+            ts=batch.message_ts,
+            **message.as_kwargs(),
+        )
+        self.store.update_batch(batch.id, shown=message.text)
+        return True
 
     def _record(self, send: SendRecord, sender: Sender) -> tuple[SendRecord, bool]:
         """The channel message (or the offer message in a file's thread), with the latest status."""
@@ -226,16 +320,19 @@ class ThreadRenderer:
         return str(response["ts"])
 
     def _call(self, send: SendRecord, method: str, **kwargs: Any) -> Any:
+        return self._call_channel(method, **kwargs)
+
+    def _call_channel(self, method: str, **kwargs: Any) -> Any:
+        channel = kwargs.get("channel")
         try:
             return getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
             if error in PERMANENT_ERRORS:
                 logger.error(
-                    "Slack refused %s for send %s in %s: %s; its thread is no longer updated",
+                    "Slack refused %s in %s: %s; this thread is no longer updated",
                     method,
-                    send.id,
-                    send.channel_id,
+                    channel,
                     error,
                 )
                 raise _GiveUp from None
@@ -244,6 +341,18 @@ class ThreadRenderer:
 
 class _GiveUp(Exception):
     """Slack will never accept this thread's updates."""
+
+
+class _NotReady(Exception):
+    """Not showable yet (a group member before its progress message): left dirty for later."""
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=Versioned)
 
 
 def _label(send: SendRecord) -> str:

@@ -117,6 +117,8 @@ class SendService:
         channel_id: str | None = None,
         user_id: str | None = None,
         thread_ts: str | None = None,
+        batch_id: str | None = None,
+        media_id: str | None = None,
     ) -> SendRecord:
         """Check the message fully and record it as a draft with its ids and callback token."""
         external_id = new_external_id()
@@ -139,6 +141,8 @@ class SendService:
             file_name=request.get("fileName"),
             external_id=external_id,
             callback_token=token,
+            batch_id=batch_id,
+            media_id=media_id,
         )
 
     def _request_body(

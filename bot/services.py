@@ -14,6 +14,8 @@ from slack_sdk import WebClient
 
 from bot.config import Config
 from bot.fileshare import FileShares
+from bot.groups import GroupSends
+from bot.home import HomeTabs
 from bot.intake import StatusIntake
 from bot.media.service import MediaService
 from bot.render import ThreadRenderer
@@ -35,6 +37,8 @@ class Services:
     intake: StatusIntake
     media: MediaService
     files: FileShares
+    groups: GroupSends
+    home: HomeTabs
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )

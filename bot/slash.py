@@ -7,13 +7,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import access, blocks, commands
-from bot.commands import EXAMPLES, STATUS_EXAMPLE, CommandError, SendRequest
+from bot.commands import (
+    EXAMPLES,
+    STATUS_EXAMPLE,
+    UNKNOWN_KIND,
+    CommandError,
+    SendRequest,
+    place_rest,
+)
+from bot.media import remote
+from bot.media.checks import MediaKind
+from bot.media.remote import MediaUrlRefused, RemoteMedia
 from bot.sending import SendRefused, SendService
-from bot.whatsapp.payloads import Message, PayloadError
+from bot.services import Services
+from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 
 
-def handle(service: SendService, command: Mapping[str, Any]) -> blocks.SlackMessage:
+def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessage:
     """The ephemeral answer to one slash command."""
+    service = services.sending
     channel_id = command.get("channel_id")
     user_id = command.get("user_id")
     try:
@@ -28,7 +40,7 @@ def handle(service: SendService, command: Mapping[str, Any]) -> blocks.SlackMess
         return blocks.problem(str(exc))
     if isinstance(parsed, commands.StatusRequest):
         return status(service, parsed.transaction_id)
-    return draft(service, parsed, command)
+    return draft(services, parsed, command)
 
 
 def status(service: SendService, transaction_id: str) -> blocks.SlackMessage:
@@ -44,30 +56,52 @@ def status(service: SendService, transaction_id: str) -> blocks.SlackMessage:
 
 
 def draft(
-    service: SendService, request: SendRequest, command: Mapping[str, Any]
+    services: Services, request: SendRequest, command: Mapping[str, Any]
 ) -> blocks.SlackMessage:
-    example = EXAMPLES[request.kind]
+    service = services.sending
+    example = EXAMPLES[request.kind or MessageKind.IMAGE]
+    group = services.groups.members(request.recipient)
     try:
         sender = service.resolve_sender(request.sender_alias, command.get("channel_id"))
-        recipient = service.resolve_recipient(request.recipient)
+        recipient = "" if group else service.resolve_recipient(request.recipient)
+        kind, checked = request.kind, None
+        if kind is not MessageKind.TEXT:
+            checked = _check_url(service, request)
+            kind = kind or (MessageKind(str(checked.kind)) if checked.kind else None)
+        if kind is None:
+            return blocks.problem(
+                UNKNOWN_KIND.format(url=request.body), EXAMPLES[MessageKind.DOCUMENT]
+            )
+        caption, file_name = request.caption, request.file_name
+        if request.kind is None and request.rest:
+            caption, file_name = place_rest(kind, request.rest)
         message = Message(
-            kind=request.kind,
-            to=recipient,
-            body=request.body,
-            caption=request.caption,
-            file_name=request.file_name,
+            kind=kind, to=recipient, body=request.body, caption=caption, file_name=file_name
         )
-        send = service.create_draft(
-            message,
-            sender=sender,
-            source="slash",
-            team_id=command.get("team_id"),
-            channel_id=command.get("channel_id"),
-            user_id=command.get("user_id"),
-        )
+        where = {
+            "team_id": command.get("team_id"),
+            "channel_id": command.get("channel_id"),
+            "user_id": command.get("user_id"),
+        }
+        if group:
+            drafted = services.groups.draft(request.recipient, message, sender=sender, **where)
+            return blocks.group_confirmation(drafted.batch, drafted.members[0], sender, group)
+        send = service.create_draft(message, sender=sender, source="slash", **where)
     except SendRefused as exc:
         return blocks.problem(str(exc), f"{example} from:{service.config.default_sender}")
-    except PayloadError as exc:
-        return blocks.problem(str(exc), example)
+    except (PayloadError, CommandError) as exc:
+        return blocks.problem(str(exc), getattr(exc, "example", example))
+    except MediaUrlRefused as exc:
+        return blocks.problem(f"{exc.reason} {exc.hint}".strip(), example)
     label = request.recipient if request.recipient in service.config.contacts else None
-    return blocks.confirmation(send, sender, recipient_label=label)
+    return blocks.confirmation(send, sender, recipient_label=label, checked=checked)
+
+
+def _check_url(service: SendService, request: SendRequest) -> RemoteMedia:
+    """Ask the URL what it serves, as the provider will fetch it (no redirects, under 5 MB)."""
+    expected = MediaKind(str(request.kind)) if request.kind else None
+    return remote.check_url(
+        request.body,
+        expected_kind=expected,
+        allow_private_hosts=service.config.media.allow_private_hosts,
+    )

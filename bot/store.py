@@ -35,6 +35,19 @@ metadata = sa.MetaData()
 
 _TS = sa.DateTime(timezone=True)
 
+
+def _render_columns() -> list[sa.Column[Any]]:
+    """What Slack shows of a row, and who is updating it. `version` counts changes worth
+    showing; `dirty` (indexed) says Slack lags behind, so a sweeper finds the row after a crash."""
+    return [
+        sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("rendered_version", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
+        sa.Column("render_owner", sa.String(64)),
+        sa.Column("render_until", _TS),
+    ]
+
+
 sends = sa.Table(
     "sends",
     metadata,
@@ -44,7 +57,7 @@ sends = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("team_id", sa.String(32)),
     sa.Column("channel_id", sa.String(32)),
-    sa.Column("user_id", sa.String(32)),
+    sa.Column("user_id", sa.String(32), index=True),
     sa.Column("thread_ts", sa.String(32)),
     sa.Column("message_ts", sa.String(32)),
     sa.Column("status_ts", sa.String(32)),
@@ -67,17 +80,12 @@ sends = sa.Table(
     # A Slack file's bytes served at /media/<token>; `origin` makes one offer per shared file.
     sa.Column("media_id", sa.String(32), sa.ForeignKey("media.id", ondelete="SET NULL")),
     sa.Column("origin", sa.String(200), unique=True),
-    # What Slack shows of this send, and who is updating it. `version` counts changes worth
-    # showing; `dirty` (indexed) says Slack lags behind, so a sweeper finds the send after a crash.
     sa.Column("txid_ts", sa.String(32)),
     sa.Column("outcome_ts", sa.String(32)),
     sa.Column("message_status", sa.String(64)),
     sa.Column("status_shown", sa.String(64)),
-    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("rendered_version", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
-    sa.Column("render_owner", sa.String(64)),
-    sa.Column("render_until", _TS),
+    sa.Column("batch_id", sa.String(32), sa.ForeignKey("batches.id"), index=True),
+    *_render_columns(),
 )
 
 media = sa.Table(
@@ -92,6 +100,24 @@ media = sa.Table(
     sa.Column("file_name", sa.Text),
     sa.Column("slack_file_id", sa.String(32)),
     sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("group_name", sa.String(100), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("user_id", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("shown", sa.Text),
+    *_render_columns(),
 )
 
 slack_events = sa.Table(
@@ -135,6 +161,7 @@ callbacks = sa.Table(
 
 _READONLY = "whatsapp_bot_readonly"
 _CHANGED = {"version": sends.c.version + 1, "dirty": True}
+_BATCH_CHANGED = {"version": batches.c.version + 1, "dirty": True}
 
 
 def utcnow() -> datetime:
@@ -178,6 +205,7 @@ class SendRecord:
     attempts: int = 0
     media_id: str | None = None
     origin: str | None = None
+    batch_id: str | None = None
     txid_ts: str | None = None
     outcome_ts: str | None = None
     message_status: str | None = None
@@ -238,6 +266,37 @@ class MediaRecord:
         values["expires_at"] = _aware(values["expires_at"])
         if values.get("data") is not None:
             values["data"] = bytes(values["data"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A group send: one confirmation and one progress message for many recipients."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    group_name: str
+    total: int
+    state: SendState
+    team_id: str | None = None
+    channel_id: str | None = None
+    user_id: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    shown: str | None = None
+    version: int = 0
+    rendered_version: int = 0
+    dirty: bool = False
+    render_owner: str | None = None
+    render_until: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> BatchRecord:
+        values = dict(row)
+        for key in ("created_at", "updated_at", "render_until"):
+            values[key] = _aware(values[key])
+        values["state"] = SendState(values["state"])
         return cls(**values)
 
 
@@ -322,6 +381,22 @@ class Store:
         with self._read() as conn:
             return self._find(conn, sends.c.external_id == external_id)
 
+    def recent_sends(self, user_id: str, *, limit: int) -> tuple[list[SendRecord], int]:
+        """A person's latest sends that went to the provider, newest first, and how many in all."""
+        shown = [
+            str(s) for s in (SendState.SENDING, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)
+        ]
+        where = sa.and_(sends.c.user_id == user_id, sends.c.state.in_(shown))
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(sends).where(where).order_by(sends.c.created_at.desc()).limit(limit)
+            ).mappings()
+            records = [SendRecord.from_row(r) for r in rows]
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(sends).where(where)
+            ).scalar()
+            return records, int(total or 0)
+
     def sends_in_state(self, states: Iterable[SendState]) -> list[SendRecord]:
         with self._read() as conn:
             rows = conn.execute(
@@ -347,7 +422,16 @@ class Store:
             )
             if result.rowcount != 1:
                 return None
-            return self._get(conn, send_id)
+            send = self._get(conn, send_id)
+            self._touch_batch(conn, send)
+            return send
+
+    def _touch_batch(self, conn: Connection, send: SendRecord) -> None:
+        """A member's change is also a change of its group's progress message."""
+        if send.batch_id is not None:
+            conn.execute(
+                batches.update().where(batches.c.id == send.batch_id).values(**_BATCH_CHANGED)
+            )
 
     def update_send(self, send_id: str, **changes: Any) -> SendRecord:
         """Set fields that carry no state (Slack message refs, for instance)."""
@@ -489,7 +573,10 @@ class Store:
                         .values(advanced=True)
                     )
                 conn.execute(sends.update().where(sends.c.id == send_id).values(**_CHANGED))
-            return StatusChange(new=new, advanced=advanced, send=self._get(conn, send_id))
+            send = self._get(conn, send_id)
+            if new:
+                self._touch_batch(conn, send)
+            return StatusChange(new=new, advanced=advanced, send=send)
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
         with self._tx() as conn:
@@ -501,45 +588,103 @@ class Store:
 
     # keeping Slack in step
 
-    def acquire_render(self, send_id: str, owner: str, *, seconds: float) -> bool:
-        """Take the send's render lease, unless someone else holds an unexpired one."""
+    def acquire_render(
+        self, row_id: str, owner: str, *, seconds: float, table: sa.Table = sends
+    ) -> bool:
+        """Take the row's render lease, unless someone else holds an unexpired one."""
         now = utcnow()
-        until = sends.c.render_until
+        until = table.c.render_until
         with self._tx() as conn:
             result = conn.execute(
-                sends.update()
-                .where(sends.c.id == send_id, sa.or_(until.is_(None), until < now))
+                table.update()
+                .where(table.c.id == row_id, sa.or_(until.is_(None), until < now))
                 .values(render_owner=owner, render_until=now + timedelta(seconds=seconds))
             )
             return result.rowcount == 1
 
-    def finish_render(self, send_id: str, owner: str, version: int | None) -> bool:
+    def finish_render(
+        self, row_id: str, owner: str, version: int | None, *, table: sa.Table = sends
+    ) -> bool:
         """Release the lease having shown `version` (None: shown nothing); True if still dirty."""
         values: dict[str, Any] = {"render_owner": None, "render_until": None}
         if version is not None:
             values["rendered_version"] = version
-            values["dirty"] = sends.c.version > version
+            values["dirty"] = table.c.version > version
         with self._tx() as conn:
             conn.execute(
-                sends.update()
-                .where(sends.c.id == send_id, sends.c.render_owner == owner)
+                table.update()
+                .where(table.c.id == row_id, table.c.render_owner == owner)
                 .values(**values)
             )
-            send = self._get(conn, send_id)
-            return send.dirty
+            dirty = conn.execute(sa.select(table.c.dirty).where(table.c.id == row_id)).scalar()
+            return bool(dirty)
 
-    def dirty_sends(self, *, limit: int = 100) -> list[str]:
-        """Sends that Slack lags behind and that nobody is updating now."""
+    def dirty_rows(self, *, limit: int = 100, table: sa.Table = sends) -> list[str]:
+        """Rows that Slack lags behind and that nobody is updating now."""
         now = utcnow()
-        until = sends.c.render_until
+        until = table.c.render_until
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(sends.c.id)
-                .where(sends.c.dirty.is_(True), sa.or_(until.is_(None), until < now))
-                .order_by(sends.c.updated_at)
+                sa.select(table.c.id)
+                .where(table.c.dirty.is_(True), sa.or_(until.is_(None), until < now))
+                .order_by(table.c.updated_at)
                 .limit(limit)
             )
             return [r[0] for r in rows]
+
+    def dirty_sends(self, *, limit: int = 100) -> list[str]:
+        return self.dirty_rows(limit=limit)
+
+    # batches (group sends)
+
+    def add_batch(self, **values: Any) -> BatchRecord:
+        now = utcnow()
+        row = {"created_at": now, "updated_at": now, "state": str(SendState.DRAFT), **values}
+        with self._tx() as conn:
+            conn.execute(batches.insert().values(**row))
+        batch = self.get_batch(row["id"])
+        assert batch is not None
+        return batch
+
+    def get_batch(self, batch_id: str) -> BatchRecord | None:
+        with self._read() as conn:
+            row = conn.execute(batches.select().where(batches.c.id == batch_id)).mappings().first()
+            return BatchRecord.from_row(row) if row else None
+
+    def batch_sends(self, batch_id: str) -> list[SendRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(sends).where(sends.c.batch_id == batch_id).order_by(sends.c.created_at)
+            ).mappings()
+            return [SendRecord.from_row(r) for r in rows]
+
+    def move_batch(
+        self, batch_id: str, *, from_state: SendState, to: SendState, **changes: Any
+    ) -> BatchRecord | None:
+        """Move a batch and all its still-waiting sends together, once."""
+        with self._tx() as conn:
+            moved = conn.execute(
+                batches.update()
+                .where(batches.c.id == batch_id, batches.c.state == str(from_state))
+                .values(state=str(to), updated_at=utcnow(), **changes, **_BATCH_CHANGED)
+            )
+            if moved.rowcount != 1:
+                return None
+            conn.execute(
+                sends.update()
+                .where(sends.c.batch_id == batch_id, sends.c.state == str(from_state))
+                .values(state=str(to), updated_at=utcnow(), **_CHANGED)
+            )
+            row = conn.execute(batches.select().where(batches.c.id == batch_id)).mappings().one()
+            return BatchRecord.from_row(row)
+
+    def update_batch(self, batch_id: str, **changes: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                batches.update()
+                .where(batches.c.id == batch_id)
+                .values(**changes, updated_at=utcnow())
+            )
 
     def timeline(self, send_id: str) -> list[StatusRow]:
         with self._read() as conn:

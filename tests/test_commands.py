@@ -48,6 +48,12 @@ def test_document_file_name_and_sender_anywhere() -> None:
     assert middle.sender_alias == "sales" and middle.caption == "hi there"
 
 
+def test_without_type_or_extension_the_served_file_decides_later() -> None:
+    parsed = parse("+573001234567 https://x.example/download statement.pdf")
+    assert isinstance(parsed, SendRequest)
+    assert parsed.kind is None and parsed.rest == "statement.pdf" and parsed.caption is None
+
+
 def test_text_keeps_the_whole_message() -> None:
     parsed = parse("text +573001234567   Hello,  your order   is ready")
     assert isinstance(parsed, SendRequest)
@@ -76,7 +82,6 @@ def test_status() -> None:
         ("video +573001234567 https://x/v.mp4 look at this", "cannot have a caption", "video"),
         ("audio +573001234567 https://x/v.mp3 hi", "cannot have a caption", "audio"),
         ("document +573001234567 https://x/d invoice.docx", "not a PDF file name", "document"),
-        ("+573001234567 https://x.example/download", "can't tell", "document"),
         ("text +573001234567", "message is missing", "text"),
         ("text", "Say who to send the text to", "text"),
         ("status", "one transactionId", "status"),

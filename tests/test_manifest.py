@@ -46,9 +46,11 @@ def test_manifest_declares_what_the_bot_uses_and_nothing_more() -> None:
         "groups:history",
     ]
     assert data["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
         "message.channels",
         "message.groups",
     ]
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
     (shortcut,) = data["features"]["shortcuts"]
     assert (shortcut["type"], shortcut["callback_id"]) == ("message", "whatsapp_send_file")
 

@@ -21,6 +21,16 @@ def register(app: App, services: Services) -> None:
         ack()
         clicks.on_cancel(services.sending, body, respond)
 
+    @app.action(ids.SEND_GROUP)
+    def on_send_group(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        services.background(clicks.on_send_group, services, body, respond)
+
+    @app.action(ids.CANCEL_GROUP)
+    def on_cancel_group(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        clicks.on_cancel_group(services, body, respond)
+
     @app.action(ids.RETRY)
     def on_retry(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()

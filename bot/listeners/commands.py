@@ -14,5 +14,5 @@ def register(app: App, services: Services) -> None:
     @app.command(ids.COMMAND)
     def on_whatsapp(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
-        answer = slash.handle(services.sending, command)
+        answer = slash.handle(services, command)
         respond(response_type="ephemeral", **answer.as_kwargs())

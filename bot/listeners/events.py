@@ -1,4 +1,4 @@
-"""Events: a file shared in a channel with `file_shares: true` gets an offer in its thread."""
+"""Events: a file shared where `file_shares: true` gets an offer; the Home tab is opened."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def register(app: App, services: Services) -> None:
         if event_id and not services.store.claim_event(event_id):
             return  # Slack's retry of an event already taken by this or another instance
         services.background(services.files.on_file_share, event, body.get("team_id"))
+
+    @app.event("app_home_opened")
+    def on_home(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        if event.get("tab", "home") == "home" and event.get("user"):
+            services.home.publish(str(event["user"]))
 
     @app.event("file_shared")
     def on_file_shared(ack: Ack) -> None:

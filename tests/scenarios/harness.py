@@ -3,6 +3,7 @@ and the stand-in provider, all on loopback; tests talk to it only over HTTP."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from PIL import Image
 
 from bot.sandbox.driver import SlackDriver
+from bot.sandbox.files import FileHost
 from bot.sandbox.provider import ProviderStandIn
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, Store
@@ -26,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "C0123SUPPORT"
 USER = "U0ALICE"
 OTHER_USER = "U0BOB"
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (120, 80, 40)).save(out, format="JPEG")
+    return out.getvalue()
 
 
 def free_port() -> int:
@@ -41,6 +50,8 @@ class Harness:
         self.tmp_path = tmp_path
         self.slack = SlackStandIn(bot_token=SECRETS["SLACK_BOT_TOKEN"])
         self.provider = ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"]).start()
+        self.files = FileHost()
+        self.coffee_url = self.files.add("coffee.jpg", jpeg(), "image/jpeg")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url or f"sqlite:///{tmp_path / 'bot.sqlite3'}"
@@ -49,7 +60,7 @@ class Harness:
             whatsapp={"api_url": self.provider.notification_url, "timeout_seconds": 2},
             public_base_url=self.url,
             database_url=self.database_url,
-            **config,
+            **{"media": {"allow_private_hosts": True}, **config},
         )
         self.config_path = tmp_path / "config.yaml"
         self.config_path.write_text(yaml.safe_dump(data))
@@ -119,6 +130,7 @@ class Harness:
             self._store.close()
         self.slack.stop()
         self.provider.stop()
+        self.files.stop()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

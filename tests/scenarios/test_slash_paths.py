@@ -15,7 +15,7 @@ import pytest
 from bot import ids
 from bot.store import SendState
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness, buttons, text_of
-from tests.scenarios.test_slash_send import COMMAND, confirm_and_send
+from tests.scenarios.test_slash_send import command, confirm_and_send
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_a_sender_not_allowed_in_the_channel(bot: Harness) -> None:
 
 
 def test_a_channel_that_is_not_configured(bot: Harness) -> None:
-    bot.driver.slash_command(COMMAND, user=USER, channel="C0RANDOM")
+    bot.driver.slash_command(command(bot), user=USER, channel="C0RANDOM")
     bot.wait_ephemeral("not set up for this channel", channel="C0RANDOM")
 
 
@@ -63,9 +63,9 @@ def restricted(tmp_path: Path) -> Iterator[Harness]:
 
 
 def test_a_user_not_allowed(restricted: Harness) -> None:
-    restricted.driver.slash_command(COMMAND, user=OTHER_USER, channel=CHANNEL)
+    restricted.driver.slash_command(command(restricted), user=OTHER_USER, channel=CHANNEL)
     restricted.wait_ephemeral("not on the list of people", user=OTHER_USER)
-    restricted.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    restricted.driver.slash_command(command(restricted), user=USER, channel=CHANNEL)
     restricted.wait_ephemeral("Send an image on WhatsApp?")
 
 
@@ -75,7 +75,7 @@ def test_help(bot: Harness) -> None:
 
 
 def test_cancel_sends_nothing(bot: Harness) -> None:
-    bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     bot.wait_ephemeral("Send an image on WhatsApp?")
     bot.driver.click(ids.CANCEL, user=USER, channel=CHANNEL)
     bot.wait_ephemeral("Cancelled; nothing was sent.")
@@ -86,7 +86,7 @@ def test_cancel_sends_nothing(bot: Harness) -> None:
 
 
 def test_double_click_and_replayed_click_send_once(bot: Harness) -> None:
-    bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
     send_id = bot.only_send().id
     results = []
@@ -119,7 +119,7 @@ def test_double_click_and_replayed_click_send_once(bot: Harness) -> None:
 
 
 def test_someone_else_cannot_click_my_confirmation(bot: Harness) -> None:
-    bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
     send_id = bot.only_send().id
     bot.driver.click(ids.SEND, send_id, user=OTHER_USER, channel=CHANNEL, message=confirmation)
@@ -132,7 +132,7 @@ def test_someone_else_cannot_click_my_confirmation(bot: Harness) -> None:
 
 def test_ack_is_fast_while_the_provider_takes_ten_seconds(bot: Harness) -> None:
     bot.provider.latency = 10
-    bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     bot.wait_ephemeral("Send an image on WhatsApp?")
     click = bot.driver.click(ids.SEND, user=USER, channel=CHANNEL)
     assert click.status == 200 and click.elapsed < 3
@@ -259,10 +259,10 @@ def test_threads_keep_working_after_a_restart(bot: Harness) -> None:
 
 
 def test_bad_signature_and_stale_timestamp_are_401(bot: Harness) -> None:
-    bad = bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL, corrupt_signature=True)
+    bad = bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL, corrupt_signature=True)
     assert bad.status == 401
     stale = bot.driver.slash_command(
-        COMMAND, user=USER, channel=CHANNEL, timestamp=int(time.time()) - 6 * 60
+        command(bot), user=USER, channel=CHANNEL, timestamp=int(time.time()) - 6 * 60
     )
     assert stale.status == 401
     time.sleep(0.3)
@@ -278,3 +278,51 @@ def test_health_and_unknown_routes(bot: Harness) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(bot.url + "/slack/events", timeout=5)
     assert info.value.code == 405
+
+
+def test_media_urls_are_checked_before_confirmation(bot: Harness) -> None:
+    from tests.media import builders
+
+    hevc = bot.files.add("clip", builders.mp4(video=builders.hvc1()), "video/mp4")
+    moved = bot.files.add(
+        "moved.jpg", b"", "text/html", status=302, location="https://cdn.example/final.jpg"
+    )
+    gone = bot.files.add("gone.png", b"", "text/html", status=404)
+    pdf = bot.files.add("doc", b"%PDF-1.4\n%%EOF\n", "application/pdf")
+    cases = [
+        (f"image +573001234567 {moved}", "https://cdn.example/final.jpg"),
+        (f"image +573001234567 {gone}", "404"),
+        (f"image +573001234567 {pdf}", "PDF"),
+        (f"+573001234567 {hevc}", "HEVC"),
+    ]
+    for text, words in cases:
+        bot.driver.slash_command(text, user=USER, channel=CHANNEL)
+        bot.wait_ephemeral(words)
+    # no type and no extension: the file served decides
+    bot.driver.slash_command(f"+573001234567 {pdf} statement.pdf", user=USER, channel=CHANNEL)
+    confirmation = bot.wait_ephemeral("Send a document on WhatsApp?")
+    assert "statement.pdf" in text_of(confirmation)
+    assert bot.provider.requests == []
+
+
+def test_private_addresses_are_refused_unless_allowed(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, media={"allow_private_hosts": False}).start()
+    try:
+        for url in (
+            "http://127.0.0.1/a.png",
+            "http://10.0.0.1/a.png",
+            "http://169.254.169.254/latest/a.png",
+            "http://[::1]/a.png",
+            "http://localhost/a.png",
+        ):
+            harness.driver.slash_command(f"image +573001234567 {url}", user=USER, channel=CHANNEL)
+            time.sleep(0.2)  # keep the answers in order
+        harness.slack.wait_for(
+            lambda: len(harness.slack.ephemerals(channel=CHANNEL, user=USER)) == 5, timeout=15
+        )
+        texts = [text_of(m) for m in harness.slack.ephemerals(channel=CHANNEL, user=USER)]
+        assert len(texts) == 5
+        assert all("Send an image" not in t for t in texts)
+        assert all("not to a public server" in t for t in texts), texts
+    finally:
+        harness.close()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from bot import ids
 from tests.scenarios.harness import CHANNEL, USER, Harness, buttons, text_of
 
-COMMAND = "image +573001234567 https://example.com/coffee.jpg The best coffee in the town!"
+
+def command(bot: Harness) -> str:
+    return f"image +573001234567 {bot.coffee_url} The best coffee in the town!"
 
 
-def confirm_and_send(bot: Harness, command: str = COMMAND) -> None:
-    answer = bot.driver.slash_command(command, user=USER, channel=CHANNEL)
+def confirm_and_send(bot: Harness) -> None:
+    answer = bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     assert answer.status == 200
     confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
     assert buttons(confirmation) == ["Send", "Cancel"]
@@ -20,7 +23,7 @@ def confirm_and_send(bot: Harness, command: str = COMMAND) -> None:
 
 
 def test_image_send_to_read(bot: Harness) -> None:
-    answer = bot.driver.slash_command(COMMAND, user=USER, channel=CHANNEL)
+    answer = bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     assert answer.status == 200 and answer.elapsed < 3
     confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
     summary = text_of(confirmation)
@@ -44,7 +47,7 @@ def test_image_send_to_read(bot: Harness) -> None:
         "request": {
             "from": "15550001111",
             "to": "+573001234567",
-            "message": "https://example.com/coffee.jpg",
+            "message": bot.coffee_url,
             "type": "image",
             "caption": "The best coffee in the town!",
             "externalId": stored.external_id,
@@ -69,3 +72,30 @@ def test_image_send_to_read(bot: Harness) -> None:
     # the confirmation was rewritten: no button is left to click twice
     assert buttons(bot.latest_ephemeral()) == []
     assert len(bot.provider.requests) == 1
+
+
+def test_the_home_tab_after_three_sends(bot: Harness) -> None:
+    for _ in range(3):
+        confirm_and_send(bot)
+    bot.provider.wait_for_requests(3)
+    bot.slack.wait_for(lambda: len(bot.slack.calls_to("chat.postMessage")) >= 6, timeout=15)
+    answer = bot.driver.app_home_opened(USER)
+    assert answer.status == 200
+
+    def home_with_three() -> dict | None:  # type: ignore[type-arg]
+        view = bot.slack.home_view(USER)
+        if view is None:
+            return None
+        texts = [text_of({"blocks": [b]}) for b in view["blocks"]]
+        found = [t for t in texts if any(s.transaction_id in t for s in bot.provider.sends)]
+        return view if len(found) == 3 else None
+
+    view = bot.slack.wait_for(home_with_three, timeout=10)
+    texts = "\n".join(text_of({"blocks": [b]}) for b in view["blocks"])
+    newest = bot.provider.sends[-1].transaction_id
+    oldest = bot.provider.sends[0].transaction_id
+    assert texts.index(newest) < texts.index(oldest)
+    assert "<#C0123SUPPORT>" in texts and "Support (+15550001111)" in texts
+    # a status change refreshes it
+    bot.wait_thread("Status: *READ*")
+    bot.slack.wait_for(lambda: ":eyes: *READ*" in json.dumps(bot.slack.home_view(USER)), timeout=10)

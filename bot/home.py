@@ -1,0 +1,88 @@
+"""The App Home tab: each person's recent sends and where they may send, kept fresh."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from bot import blocks
+from bot.config import Config, Sender
+from bot.sending import SendService
+from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+RECENT = 95
+
+
+class HomeTabs:
+    """Publishes Home tabs, at most once a second per person."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        client: WebClient,
+        sending: SendService,
+        min_interval: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.sending = sending
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._last: dict[str, float] = {}
+
+    def view(self, user_id: str) -> dict[str, Any]:
+        recent, total = self.store.recent_sends(user_id, limit=RECENT)
+        allowed = self.config.access.allowed_users
+        channels = [
+            (policy.channel_id, self._senders(policy.allowed_senders), policy.file_shares)
+            for policy in self.config.channels.values()
+        ]
+        anywhere = None if self.config.channels else self._senders(tuple(self.config.senders))
+        return blocks.home(
+            channels=channels,
+            anywhere=anywhere,
+            may_send=not allowed or user_id in allowed,
+            sends=[(send, self.sending.sender_of(send).label) for send in recent],
+            total=total,
+        )
+
+    def _senders(self, aliases: tuple[str, ...]) -> list[Sender]:
+        return [self.config.senders[a] for a in aliases if a in self.config.senders]
+
+    def publish(self, user_id: str) -> None:
+        with self._lock:
+            self._last[user_id] = time.monotonic()
+        try:
+            self.client.views_publish(user_id=user_id, view=self.view(user_id))
+        except SlackClientError:
+            logger.exception("Failed to publish the Home tab of %s", user_id)
+
+    def refresh(self, user_id: str | None) -> None:
+        """Publish soon, coalescing a burst of changes into one publish a second."""
+        if not user_id:
+            return
+        with self._lock:
+            if user_id in self._pending:
+                return
+            self._pending.add(user_id)
+            wait = self.min_interval - (time.monotonic() - self._last.get(user_id, 0.0))
+
+        def run() -> None:
+            with self._lock:
+                self._pending.discard(user_id)
+            self.publish(user_id)
+
+        timer = threading.Timer(max(0.0, wait), run)
+        timer.daemon = True
+        timer.start()
