@@ -68,6 +68,10 @@ def test_serving_purging_and_refreshing(tmp_path: object) -> None:
     clock.now = NOW + timedelta(hours=48)
     assert service.purge() == 1
     clock.now = NOW + timedelta(hours=1)  # even a still-valid link finds nothing once purged
-    assert service.serve(issue(make_config().media.link_secret, kept.id, NOW + timedelta(hours=2)),
-                         head=False).status == 404
+    assert (
+        service.serve(
+            issue(make_config().media.link_secret, kept.id, NOW + timedelta(hours=2)), head=False
+        ).status
+        == 404
+    )
     store.close()
