@@ -452,6 +452,15 @@ class _Reader:
             )
         return name
 
+    def check_name(self, path: str, name: str, what: str, example: str) -> None:
+        """Contact and group names are typed in commands: one word, starting with a letter."""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", name):
+            self.problem(
+                path,
+                f"a {what} name must start with a letter and have no spaces",
+                f"Use letters, digits, `-`, `_` or `.`, e.g. `{example}`",
+            )
+
     def contacts(self, value: Any) -> dict[str, str]:
         if value is None:
             return {}
@@ -461,12 +470,7 @@ class _Reader:
         contacts: dict[str, str] = {}
         for name, number in value.items():
             path = f"contacts.{name}"
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", str(name)):
-                self.problem(
-                    path,
-                    "a contact name must start with a letter and have no spaces",
-                    "Use letters, digits, `-`, `_` or `.`, e.g. `acme-ops`",
-                )
+            self.check_name(path, str(name), "contact", "acme-ops")
             try:
                 contacts[str(name)] = phones.normalize(self.text(number, path))
             except phones.InvalidNumber as exc:
@@ -487,12 +491,7 @@ class _Reader:
         groups: dict[str, tuple[str, ...]] = {}
         for name, members in value.items():
             path = f"groups.{name}"
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", str(name)):
-                self.problem(
-                    path,
-                    "a group name must start with a letter and have no spaces",
-                    "Use letters, digits, `-`, `_` or `.`, e.g. `drivers`",
-                )
+            self.check_name(path, str(name), "group", "drivers")
             if str(name) in contacts:
                 self.problem(path, "is also a contact name", "Give the group another name")
             if not isinstance(members, list) or not members:
