@@ -197,3 +197,18 @@ def test_config_path_comes_from_the_environment(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(config_dict()))
     result = run_cli("check-config", env={**SECRETS, "WHATSAPP_BOT_CONFIG": str(path)})
     assert result.returncode == 0, result.stderr
+
+
+def test_groups_are_numbers_or_contacts() -> None:
+    config = parse_config(
+        config_dict(groups={"drivers": ["+573009876543", "acme-ops", "573009876543"]}), SECRETS
+    )
+    assert config.groups["drivers"] == ("+573009876543", "+573001234567")
+    found = problems_of(
+        config_dict(
+            groups={"drivers": ["+573009876543", "12"], "acme-ops": ["+573009876543"], "x y": []}
+        )
+    )
+    assert "nor a valid number" in found["groups.drivers[1]"]
+    assert "also a contact name" in found["groups.acme-ops"]
+    assert "non-empty list" in found["groups.x y"]
