@@ -206,9 +206,9 @@ def test_groups_are_numbers_or_contacts() -> None:
     assert config.groups["drivers"] == ("+573009876543", "+573001234567")
     found = problems_of(
         config_dict(
-            groups={"drivers": ["+573009876543", "12"], "acme-ops": ["+573009876543"], "x y": []}
+            groups={"drivers": ["+573009876543", "12"], "acme-ops": ["+573009876543"], "xy": []}
         )
     )
     assert "nor a valid number" in found["groups.drivers[1]"]
     assert "also a contact name" in found["groups.acme-ops"]
-    assert "non-empty list" in found["groups.x y"]
+    assert "non-empty list" in found["groups.xy"]
