@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, statuses
 from bot.config import Config, Sender
-from bot.store import BatchRecord, SendRecord, SendState, Store, batches, sends
+from bot.store import BatchRecord, SendRecord, SendState, Store, batches, sends, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ class ThreadRenderer:
         min_interval: float = 1.0,
         lease_seconds: float = 60.0,
         workers: int = 4,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.store = store
@@ -66,7 +66,6 @@ class ThreadRenderer:
         self.senders = senders
         self.min_interval = min_interval
         self.lease_seconds = lease_seconds
-        self._clock = clock
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         # Told of every send whose thread changed (the Home tab listens).
@@ -135,22 +134,24 @@ class ThreadRenderer:
         Passes that write are at least `min_interval` apart, so a burst of changes is
         coalesced; a change made while the lease was held is picked up before leaving.
         """
-        last_pass: float | None = None
         while self.store.acquire_render(
             row_id, self._owner, seconds=self.lease_seconds, table=table
         ):
             shown: int | None = None
+            wrote_at: datetime | None = None
             try:
+                first = load(row_id)
+                last_write = first.rendered_at if first is not None else None
                 while True:
-                    if last_pass is not None:
-                        wait = self.min_interval - (self._clock() - last_pass)
-                        if wait > 0:
-                            time.sleep(wait)
+                    if last_write is not None:
+                        elapsed = (utcnow() - last_write).total_seconds()
+                        if elapsed < self.min_interval:
+                            time.sleep(self.min_interval - elapsed)
                     row = load(row_id)
                     if row is None:
                         return
                     if do_pass(row):
-                        last_pass = self._clock()
+                        last_write = wrote_at = utcnow()
                     shown = row.version
                     latest = load(row_id)
                     if latest is None or latest.version == shown:
@@ -164,7 +165,9 @@ class ThreadRenderer:
                 logger.exception("Failed to update Slack for %s %s; will retry", table.name, row_id)
                 shown = None
             finally:
-                still_dirty = self.store.finish_render(row_id, self._owner, shown, table=table)
+                still_dirty = self.store.finish_render(
+                    row_id, self._owner, shown, table=table, wrote_at=wrote_at
+                )
             if shown is None or not still_dirty:
                 return
 
@@ -350,6 +353,9 @@ class _NotReady(Exception):
 class Versioned(Protocol):
     @property
     def version(self) -> int: ...
+
+    @property
+    def rendered_at(self) -> datetime | None: ...
 
 
 Row = TypeVar("Row", bound=Versioned)

@@ -45,6 +45,7 @@ def _render_columns() -> list[sa.Column[Any]]:
         sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
         sa.Column("render_owner", sa.String(64)),
         sa.Column("render_until", _TS),
+        sa.Column("rendered_at", _TS),
     ]
 
 
@@ -215,11 +216,18 @@ class SendRecord:
     dirty: bool = False
     render_owner: str | None = None
     render_until: datetime | None = None
+    rendered_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> SendRecord:
         values = dict(row)
-        for key in ("created_at", "updated_at", "provider_status_at", "render_until"):
+        for key in (
+            "created_at",
+            "updated_at",
+            "provider_status_at",
+            "render_until",
+            "rendered_at",
+        ):
             values[key] = _aware(values[key])
         values["state"] = SendState(values["state"])
         return cls(**values)
@@ -290,11 +298,12 @@ class BatchRecord:
     dirty: bool = False
     render_owner: str | None = None
     render_until: datetime | None = None
+    rendered_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> BatchRecord:
         values = dict(row)
-        for key in ("created_at", "updated_at", "render_until"):
+        for key in ("created_at", "updated_at", "render_until", "rendered_at"):
             values[key] = _aware(values[key])
         values["state"] = SendState(values["state"])
         return cls(**values)
@@ -603,10 +612,21 @@ class Store:
             return result.rowcount == 1
 
     def finish_render(
-        self, row_id: str, owner: str, version: int | None, *, table: sa.Table = sends
+        self,
+        row_id: str,
+        owner: str,
+        version: int | None,
+        *,
+        table: sa.Table = sends,
+        wrote_at: datetime | None = None,
     ) -> bool:
-        """Release the lease having shown `version` (None: shown nothing); True if still dirty."""
+        """Release the lease having shown `version` (None: shown nothing); True if still dirty.
+
+        `wrote_at`, the time of the last write to Slack, spaces the next holder's first write.
+        """
         values: dict[str, Any] = {"render_owner": None, "render_until": None}
+        if wrote_at is not None:
+            values["rendered_at"] = wrote_at
         if version is not None:
             values["rendered_version"] = version
             values["dirty"] = table.c.version > version
