@@ -157,6 +157,18 @@ def cmd_manifest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from bot.demo import run
+
+    return run(
+        env=env,
+        out=out,
+        err=sys.stderr,
+        keep_running=args.keep_running,
+        secrets_file=args.secrets_file,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whatsapp-bot", description="Send WhatsApp media to customers from Slack."
@@ -185,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     manifest.set_defaults(handler=cmd_manifest)
     manifest.add_argument("--base-url", help="the app's public URL, e.g. https://bot.example.com")
+
+    demo_help = (
+        "run the real app against a stand-in Slack and provider on loopback and walk through "
+        "three sends; needs no credentials and no network"
+    )
+    demo = commands.add_parser("demo", help=demo_help, description=demo_help)
+    demo.set_defaults(handler=cmd_demo)
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the app and the stand-ins running afterwards, until Ctrl-C",
+    )
+    # For tests: where to write the run's made-up secrets, to check none is printed.
+    demo.add_argument("--secrets-file", help=argparse.SUPPRESS)
 
     send = add("send", cmd_send, "send one WhatsApp message and print its transactionId")
     send.add_argument("--to", required=True, help="recipient: E.164 number or contact name")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 
 from bot.web import WebApp
 
@@ -27,6 +28,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> WebApp:
         return self._factory()
+
+
+def _has_setting(name: str) -> bool:
+    """Whether this gunicorn knows a setting (older releases lack some)."""
+    return any(setting.name == name for setting in KNOWN_SETTINGS)
 
 
 def serve(
@@ -55,4 +61,8 @@ def serve(
         "proc_name": "whatsapp-bot",
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
     }
+    if _has_setting("control_socket_disable"):
+        # gunicorn's control socket sits at one fixed path per user: several instances on one
+        # machine would fight over it, and the app does not use it.
+        options["control_socket_disable"] = True
     _Server(factory, options).run()
