@@ -65,9 +65,3 @@ def describe(raw: str) -> StatusInfo:
         return StatusInfo(name, FAILURE_RANK, ":x:", meaning, is_failure=True, is_known=False)
     meaning = "a status the bot does not know; shown as the provider sent it"
     return StatusInfo(name, UNKNOWN_RANK, ":grey_question:", meaning, False, False)
-
-
-def is_final(raw: str) -> bool:
-    """Nothing will follow: read, or failed. (SENT may also be the last one ever received.)"""
-    info = describe(raw)
-    return info.is_failure or info.name == "READ"

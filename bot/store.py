@@ -386,10 +386,6 @@ class Store:
         with self._read() as conn:
             return self._find(conn, sends.c.transaction_id == transaction_id)
 
-    def find_by_external_id(self, external_id: str) -> SendRecord | None:
-        with self._read() as conn:
-            return self._find(conn, sends.c.external_id == external_id)
-
     def recent_sends(self, user_id: str, *, limit: int) -> tuple[list[SendRecord], int]:
         """A person's latest sends that went to the provider, newest first, and how many in all."""
         shown = [
@@ -451,15 +447,6 @@ class Store:
                 sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
             )
             return self._get(conn, send_id)
-
-    def claim_ref(self, send_id: str, column: str, value: str) -> bool:
-        """Set a Slack ref only if it is still empty, so two workers never both post it."""
-        col = sends.c[column]
-        with self._tx() as conn:
-            result = conn.execute(
-                sends.update().where(sends.c.id == send_id, col.is_(None)).values({col: value})
-            )
-            return result.rowcount == 1
 
     # media
 
@@ -651,9 +638,6 @@ class Store:
                 .limit(limit)
             )
             return [r[0] for r in rows]
-
-    def dirty_sends(self, *, limit: int = 100) -> list[str]:
-        return self.dirty_rows(limit=limit)
 
     # batches (group sends)
 

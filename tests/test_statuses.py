@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.statuses import FAILURE_RANK, UNKNOWN_RANK, describe, is_final
+from bot.statuses import FAILURE_RANK, UNKNOWN_RANK, describe
 
 
 def test_progress_order() -> None:
@@ -18,7 +18,6 @@ def test_known_failures_are_final_and_explained(name: str) -> None:
     assert info.name == name and info.is_failure and info.is_known
     assert info.rank == FAILURE_RANK > describe("READ").rank
     assert info.meaning and info.meaning != name
-    assert is_final(name)
 
 
 def test_unknown_failure_names_are_failures() -> None:
@@ -31,4 +30,3 @@ def test_an_unknown_status_is_kept_verbatim_and_ranks_lowest() -> None:
     assert info.name == "WAITING_FOR_WINDOW"
     assert not info.is_failure and not info.is_known
     assert info.rank == UNKNOWN_RANK < describe("QUEUE").rank
-    assert not is_final("SENT") and is_final("READ")

@@ -43,7 +43,6 @@ def test_a_send_keeps_everything_it_was_given(store: Store) -> None:
     assert send.caption == "Hi" and send.transaction_id is None
     assert send.created_at.tzinfo is not None
     assert store.find_by_token(send.callback_token) == send
-    assert store.find_by_external_id(send.external_id) == send
     assert store.get_send("nope") is None
 
 
@@ -88,13 +87,6 @@ def test_concurrent_confirmations_win_exactly_once(store: Store) -> None:
         12, lambda: store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
     )
     assert sum(r is not None for r in results) == 1
-
-
-def test_claim_ref_is_won_once(store: Store) -> None:
-    send_id = new_send(store)
-    results = race(8, lambda: store.claim_ref(send_id, "message_ts", "1.1"))
-    assert results.count(True) == 1
-    assert store.get_send(send_id).message_ts == "1.1"  # type: ignore[union-attr]
 
 
 def test_statuses_are_kept_once_and_never_move_backwards(store: Store) -> None:
