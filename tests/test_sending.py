@@ -1,0 +1,105 @@
+"""The send use case against the stand-in provider: what is retried, and what never is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.config import Config
+from bot.sandbox.provider import ProviderStandIn
+from bot.sending import SendService
+from bot.store import SendState, Store
+from bot.whatsapp.client import ProviderClient
+from bot.whatsapp.payloads import Message, MessageKind
+from tests.conftest import SECRETS, make_config
+from tests.scenarios.harness import free_port
+
+
+def service_for(
+    url: str, tmp_path: Path, sleeps: list[float], on_sleep: object = None
+) -> SendService:
+    config: Config = make_config(whatsapp={"api_url": url, "timeout_seconds": 1})
+    store = Store.from_url(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.create_schema()
+    client = ProviderClient(api_url=url, api_key=SECRETS["WHATSAPP_API_KEY"], timeout_seconds=1)
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if callable(on_sleep):
+            on_sleep()
+
+    return SendService(config=config, store=store, provider=client, sleep=sleep)
+
+
+def draft(service: SendService) -> str:
+    sender = service.resolve_sender(None)
+    send = service.create_draft(
+        Message(MessageKind.TEXT, "+573001234567", "hello"), sender=sender, source="cli"
+    )
+    assert service.confirm(send.id) is not None
+    return send.id
+
+
+def test_a_refused_connection_is_retried_until_the_provider_is_up(tmp_path: Path) -> None:
+    port = free_port()
+    sleeps: list[float] = []
+    started: list[ProviderStandIn] = []
+
+    def start_on_second_sleep() -> None:
+        # the stand-in binds its port when built: nothing listens there before this
+        if len(sleeps) == 2 and not started:
+            key = SECRETS["WHATSAPP_API_KEY"]
+            started.append(ProviderStandIn(api_key=key, port=port, auto_callbacks=False).start())
+
+    url = f"http://127.0.0.1:{port}/notification"
+    service = service_for(url, tmp_path, sleeps, start_on_second_sleep)
+    try:
+        delivery = service.deliver(draft(service))
+    finally:
+        for standin in started:
+            standin.stop()
+    assert delivery is not None and delivery.ok
+    assert sleeps == [0.5, 1.0]  # backoff, then success
+    assert len(started[0].requests) == 1
+
+
+def test_a_provider_that_never_comes_up_fails_without_a_request(tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    service = service_for(f"http://127.0.0.1:{free_port()}/notification", tmp_path, sleeps)
+    delivery = service.deliver(draft(service))
+    assert delivery is not None and not delivery.ok
+    assert delivery.send.state is SendState.FAILED
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_a_rate_limit_is_waited_out_once_within_the_bound(tmp_path: Path) -> None:
+    with ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"], auto_callbacks=False) as standin:
+        sleeps: list[float] = []
+        service = service_for(standin.notification_url, tmp_path, sleeps)
+        standin.fail_next("429", reset="2s")
+        waits: list[float] = []
+        delivery = service.deliver(draft(service), on_wait=lambda _send, s: waits.append(s))
+        assert delivery is not None and delivery.ok
+        assert waits == [2.0] and sum(sleeps) == 2.0
+        assert len(standin.requests) == 2
+        standin.fail_next("429", reset="5m0s")
+        late = service.deliver(draft(service))
+        assert late is not None and late.send.state is SendState.FAILED
+        assert "longer than the bot waits" in (late.send.error or "")
+        assert len(standin.requests) == 3
+
+
+def test_a_send_left_sending_by_a_crash_becomes_unknown(tmp_path: Path) -> None:
+    service = service_for("http://127.0.0.1:9/notification", tmp_path, [])
+    send_id = draft(service)
+    service.store.transition(send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING)
+    assert service.recover_stuck() == []  # not yet: it may still be waiting for the provider
+    from datetime import timedelta
+
+    from bot.store import sends, utcnow
+
+    with service.store.engine.begin() as conn:
+        conn.execute(sends.update().values(updated_at=utcnow() - timedelta(minutes=5)))
+    (recovered,) = service.recover_stuck()
+    assert recovered.state is SendState.UNKNOWN
+    assert "stopped while waiting" in (recovered.error or "")
+    assert service.recover_stuck() == []
