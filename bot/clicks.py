@@ -87,8 +87,12 @@ def on_send(
         current = service.store.get_send(send.id) or send
         _close(respond, _already(current))
         return
-    _close(respond, f":outbox_tray: Sending to {send.recipient}…")
-    deliver(service, renderer, send.id)
+    deliver(
+        service,
+        renderer,
+        send.id,
+        before_call=lambda _: _close(respond, f":outbox_tray: Sending to {send.recipient}…"),
+    )
     final = service.store.get_send(send.id) or send
     _close(respond, _done_text(final))
 
@@ -97,16 +101,22 @@ def send_draft(service: SendService, renderer: ThreadRenderer, send_id: str, use
     """Confirm a shared file's draft once; its offer message becomes the send's record."""
     if service.confirm(send_id, by=user) is None:
         return
-    try:
-        renderer.render(send_id)
-    except SlackClientError:
-        logger.exception("Failed to show send %s as sending", send_id)
-    deliver(service, renderer, send_id)
+    deliver(service, renderer, send_id, before_call=lambda send: renderer.render(send.id))
 
 
-def deliver(service: SendService, renderer: ThreadRenderer, send_id: str) -> None:
+def deliver(
+    service: SendService,
+    renderer: ThreadRenderer,
+    send_id: str,
+    *,
+    before_call: Callable[[SendRecord], object] | None = None,
+) -> None:
     """Call the provider once, then show the outcome in the thread."""
-    service.deliver(send_id, on_wait=lambda send, seconds: renderer.show_wait(send.id, seconds))
+    service.deliver(
+        send_id,
+        on_wait=lambda send, seconds: renderer.show_wait(send.id, seconds),
+        before_call=before_call,
+    )
     try:
         renderer.render(send_id)
     except SlackClientError:

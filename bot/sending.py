@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 CALLBACK_PURPOSE = "callback"
 CONNECT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 HEARTBEAT_SECONDS = 5.0
+GROUP_ABANDONED_AFTER = 30 * 60.0
 PROVIDER_AUTH_FLAG = "provider_auth_failed"
 
 
@@ -205,8 +206,18 @@ class SendService:
 
     # delivering
 
-    def deliver(self, send_id: str, *, on_wait: WaitNotice | None = None) -> Delivery | None:
-        """Confirmed → sending → sent/failed/unknown. None if another worker took it first."""
+    def deliver(
+        self,
+        send_id: str,
+        *,
+        on_wait: WaitNotice | None = None,
+        before_call: Callable[[SendRecord], object] | None = None,
+    ) -> Delivery | None:
+        """Confirmed → sending → sent/failed/unknown. None if another worker took it first.
+
+        `before_call` (say, telling Slack it is sending) runs once `sending` is recorded, so a
+        crash during it leaves a send that recovery finds; its failure never stops the send.
+        """
         send = self.store.transition(
             send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING
         )
@@ -215,6 +226,11 @@ class SendService:
         if send.media_id is not None and self._media_link is not None:
             # A fresh link, so a draft confirmed late still hands the provider a working URL.
             send = self.store.update_send(send.id, body=self._media_link(send.media_id))
+        if before_call is not None:
+            try:
+                before_call(send)
+            except Exception:
+                logger.exception("Failed to announce send %s; sending it anyway", send.id)
         return self._attempt(send, on_wait)
 
     def _attempt(self, send: SendRecord, on_wait: WaitNotice | None) -> Delivery:
@@ -255,6 +271,18 @@ class SendService:
         """How long a send may stay `sending` before it must have been abandoned by a crash."""
         whatsapp = self.config.whatsapp
         return whatsapp.connect_timeout_seconds + whatsapp.timeout_seconds + HEARTBEAT_SECONDS + 5
+
+    def abandoned(self) -> list[SendRecord]:
+        """Confirmed sends whose worker died before recording `sending`: never sent, so safe
+        to deliver. A group's members wait their turn in a pool, so they get longer."""
+        now = utcnow()
+        alone = now - timedelta(seconds=self.stuck_after)
+        grouped = now - timedelta(seconds=GROUP_ABANDONED_AFTER)
+        return [
+            send
+            for send in self.store.sends_in_state([SendState.CONFIRMED])
+            if send.updated_at < (grouped if send.batch_id else alone)
+        ]
 
     def recover_stuck(self) -> list[SendRecord]:
         """Sends left `sending` by a stopped app become `unknown`: said, never resent."""

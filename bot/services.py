@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from bot import clicks
 from bot.config import Config
 from bot.fileshare import FileShares
 from bot.groups import GroupSends
@@ -62,13 +63,21 @@ class Services:
         def loop() -> None:
             next_purge = 0.0
             while not stop.wait(interval):
-                self._run_logged(self.sending.recover_stuck, "recover sends left sending")
+                self._run_logged(self.recover, "recover sends a stopped app left behind")
                 self._run_logged(self.renderer.sweep, "sweep sends that Slack lags behind")
                 if time.monotonic() >= next_purge:
                     self._run_logged(self.media.purge, "purge expired media")
                     next_purge = time.monotonic() + purge_every
 
         threading.Thread(target=loop, name="maintenance", daemon=True).start()
+
+    def recover(self) -> None:
+        """Sends left `sending` become unknown (said, never resent); sends left `confirmed`
+        never reached the provider, so they are sent, once."""
+        self.sending.recover_stuck()
+        for send in self.sending.abandoned():
+            logger.warning("Send %s was confirmed but never sent: sending it now", send.id)
+            self.background(clicks.deliver, self.sending, self.renderer, send.id)
 
     @staticmethod
     def _run_logged(fn: Callable[[], object], what: str) -> None:

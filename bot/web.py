@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.sending import PROVIDER_AUTH_FLAG
 from bot.services import Services
@@ -76,11 +77,24 @@ def read_body(environ: Environ, limit: int) -> bytes:
             raise BadBody("Content-Length is negative")
         if length > limit:
             raise BodyTooLarge
-        return bytes(stream.read(length))
-    data = bytes(stream.read(limit + 1))
+        return _read(stream, length)
+    data = _read(stream, limit + 1)
     if len(data) > limit:
         raise BodyTooLarge
     return data
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """Read from the server's input; a broken body (bad chunking, a reset) is the client's."""
+    try:
+        return bytes(stream.read(size))
+    except (OSError, ValueError) as exc:
+        raise BadBody(f"the body could not be read ({type(exc).__name__})") from None
+    except Exception as exc:
+        # gunicorn's parse errors (InvalidChunkSize…) derive from Exception only.
+        if type(exc).__module__.startswith("gunicorn.http"):
+            raise BadBody(f"the body could not be read ({type(exc).__name__})") from None
+        raise
 
 
 class WebApp:
@@ -90,6 +104,7 @@ class WebApp:
     def __init__(self, *, bolt: App, services: Services) -> None:
         self.bolt = bolt
         self.services = services
+        self._verifier = SignatureVerifier(services.config.slack.signing_secret)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -140,12 +155,29 @@ class WebApp:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BadBody("the body is not UTF-8") from None
-        bolt_response = self.bolt.dispatch(
-            BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=_headers(environ))
-        )
-        headers = [(k, v) for k, values in bolt_response.headers.items() for v in values]
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return Response(bolt_response.status, bolt_response.body.encode("utf-8"), headers)
+        headers = _headers(environ)
+        # Checked here, before Bolt parses anything: an unsigned body never reaches a parser.
+        if not self._signed(body, headers):
+            return Response.json(401, {"error": "invalid Slack signature or timestamp"})
+        try:
+            request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BadBody(f"the body is not a Slack request ({type(exc).__name__})") from None
+        bolt_response = self.bolt.dispatch(request)
+        answer_headers = [
+            (k, v)
+            for k, values in bolt_response.headers.items()
+            for v in values
+            if k.lower() != "content-length"
+        ]
+        return Response(bolt_response.status, bolt_response.body.encode("utf-8"), answer_headers)
+
+    def _signed(self, body: str, headers: dict[str, str | Sequence[str]]) -> bool:
+        timestamp = str(headers.get("x-slack-request-timestamp") or "")
+        signature = str(headers.get("x-slack-signature") or "")
+        if not timestamp.isascii() or not timestamp.isdigit() or not signature:
+            return False
+        return self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
 
     def callback(self, environ: Environ, token: str) -> Response:
         raw = read_body(environ, MAX_CALLBACK_BODY)

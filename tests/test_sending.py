@@ -103,3 +103,16 @@ def test_a_send_left_sending_by_a_crash_becomes_unknown(tmp_path: Path) -> None:
     assert recovered.state is SendState.UNKNOWN
     assert "stopped while waiting" in (recovered.error or "")
     assert service.recover_stuck() == []
+
+
+def test_a_send_confirmed_but_never_sent_is_offered_for_delivery(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from bot.store import sends, utcnow
+
+    service = service_for("http://127.0.0.1:9/notification", tmp_path, [])
+    send_id = draft(service)
+    assert service.abandoned() == []
+    with service.store.engine.begin() as conn:
+        conn.execute(sends.update().values(updated_at=utcnow() - timedelta(minutes=5)))
+    assert [s.id for s in service.abandoned()] == [send_id]

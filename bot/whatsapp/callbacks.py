@@ -35,6 +35,8 @@ def parse_callback(raw: bytes) -> Callback:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise CallbackInvalid("the body is not JSON") from None
+    except RecursionError:
+        raise CallbackInvalid("the body is JSON nested too deeply") from None
     if not isinstance(payload, dict):
         raise CallbackInvalid("the body is JSON but not an object")
     status = _text(payload, _STATUS_KEYS)
@@ -49,11 +51,17 @@ def parse_callback(raw: bytes) -> Callback:
     )
 
 
+def clean(value: str) -> str:
+    """Text any database takes: no NUL, no lone surrogate (both are valid JSON escapes)."""
+    value = value.replace("\x00", "")
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def _text(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = payload.get(key)
         if isinstance(value, str) and value:
-            return value
+            return clean(value) or None
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
     return None
@@ -64,7 +72,7 @@ def _detail(payload: dict[str, Any]) -> str | None:
     for key in _DETAIL_KEYS:
         value = payload.get(key)
         if isinstance(value, str) and value.strip():
-            return value.strip()[:500]
+            return clean(value.strip()[:500]) or None
         if isinstance(value, dict):
             inner = _text(value, ("reason", "message", "title", "description"))
             if inner:
