@@ -8,8 +8,11 @@ and the last edit shows the most advanced status. A sweeper picks up what a cras
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +30,7 @@ from bot.store import BatchRecord, SendRecord, SendState, Store, batches, sends,
 logger = logging.getLogger(__name__)
 
 # Slack errors that no retry will fix: the thread is given up, not retried forever.
+NOT_READY_RETRY = 1.0
 PERMANENT_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -57,7 +61,7 @@ class ThreadRenderer:
         client: WebClient,
         senders: Callable[[SendRecord], Sender],
         min_interval: float = 1.0,
-        lease_seconds: float = 60.0,
+        lease_seconds: float = 10.0,
         workers: int = 4,
     ) -> None:
         self.config = config
@@ -68,6 +72,7 @@ class ThreadRenderer:
         self.lease_seconds = lease_seconds
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
+        self._later = _Later()
         # Told of every send whose thread changed (the Home tab listens).
         self.on_change: Callable[[SendRecord], None] | None = None
 
@@ -110,17 +115,20 @@ class ThreadRenderer:
         return len(dirty) + len(dirty_batches)
 
     def close(self) -> None:
+        self._later.stop()
         self._executor.shutdown(wait=True, cancel_futures=False)
 
     # rendering
 
     def render(self, send_id: str) -> None:
         """Bring the thread up to date; returns at once if another worker holds the lease."""
-        self._keep_up(send_id, sends, self.store.get_send, self._pass)
+        self._keep_up(send_id, sends, self.store.get_send, self._pass, self.schedule)
 
     def render_batch(self, batch_id: str) -> None:
         """Bring a group send's progress message up to date."""
-        self._keep_up(batch_id, batches, self.store.get_batch, self._batch_pass)
+        self._keep_up(
+            batch_id, batches, self.store.get_batch, self._batch_pass, self.schedule_batch
+        )
 
     def _keep_up(
         self,
@@ -128,52 +136,57 @@ class ThreadRenderer:
         table: sa.Table,
         load: Callable[[str], Row | None],
         do_pass: Callable[[Row], bool],
+        again: Callable[[str], None],
     ) -> None:
-        """Passes under the row's lease until Slack shows its latest version.
+        """One pass under the row's lease, if it is dirty; what is left is scheduled, never
+        slept on, so a few render workers keep many threads up to date.
 
-        Passes that write are at least `min_interval` apart, so a burst of changes is
-        coalesced; a change made while the lease was held is picked up before leaving.
+        Passes that write are at least `min_interval` apart, across workers and instances
+        (`rendered_at`), so a burst of changes is coalesced into one edit a second.
         """
-        while self.store.acquire_render(
-            row_id, self._owner, seconds=self.lease_seconds, table=table
+        if not self.store.acquire_render(
+            row_id, self._owner, seconds=self.lease_seconds, table=table, only_dirty=True
         ):
-            shown: int | None = None
-            wrote_at: datetime | None = None
-            try:
-                first = load(row_id)
-                last_write = first.rendered_at if first is not None else None
-                while True:
-                    if last_write is not None:
-                        elapsed = (utcnow() - last_write).total_seconds()
-                        if elapsed < self.min_interval:
-                            time.sleep(self.min_interval - elapsed)
-                    row = load(row_id)
-                    if row is None:
-                        return
-                    if do_pass(row):
-                        last_write = wrote_at = utcnow()
-                    shown = row.version
-                    latest = load(row_id)
-                    if latest is None or latest.version == shown:
-                        break
-            except _GiveUp:
-                gone = load(row_id)
-                shown = gone.version if gone is not None else None
-            except _NotReady:
-                shown = None
-            except SlackClientError:
-                logger.exception("Failed to update Slack for %s %s; will retry", table.name, row_id)
-                shown = None
-            finally:
-                still_dirty = self.store.finish_render(
-                    row_id, self._owner, shown, table=table, wrote_at=wrote_at
-                )
-            if shown is None or not still_dirty:
-                return
+            return
+        shown: int | None = None
+        wrote_at: datetime | None = None
+        retry_in: float | None = None
+        try:
+            row = load(row_id)
+            wait = self._too_soon(row.rendered_at) if row is not None else 0.0
+            if row is not None and wait > 0:
+                retry_in = wait
+            elif row is not None:
+                if do_pass(row):
+                    wrote_at = utcnow()
+                shown = row.version
+        except _GiveUp:
+            gone = load(row_id)
+            shown = gone.version if gone is not None else None
+        except _NotReady:
+            retry_in = NOT_READY_RETRY
+        except SlackClientError:
+            logger.exception("Failed to update Slack for %s %s; will retry", table.name, row_id)
+        finally:
+            still_dirty = self.store.finish_render(
+                row_id, self._owner, shown, table=table, wrote_at=wrote_at
+            )
+        if retry_in is None and still_dirty and shown is not None:
+            retry_in = self.min_interval if wrote_at is not None else 0.0
+        if retry_in is not None:
+            self._later.call(retry_in, again, row_id)
+
+    def _too_soon(self, rendered_at: datetime | None) -> float:
+        """Seconds to wait before this row may be written to Slack again."""
+        if rendered_at is None:
+            return 0.0
+        return self.min_interval - (utcnow() - rendered_at).total_seconds()
 
     def show_wait(self, send_id: str, seconds: float) -> None:
         """Say in the thread that the provider asked to wait, posting the record early."""
-        if not self.store.acquire_render(send_id, self._owner, seconds=self.lease_seconds):
+        if not self.store.acquire_render(
+            send_id, self._owner, seconds=self.lease_seconds, only_dirty=False
+        ):
             return
         try:
             send = self.store.get_send(send_id)
@@ -340,6 +353,44 @@ class ThreadRenderer:
                 )
                 raise _GiveUp from None
             raise
+
+
+class _Later:
+    """Calls `fn(row_id)` after a delay, from one thread; one pending call per row."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Callable[[str], None], str]] = []
+        self._pending: set[str] = set()
+        self._cond = threading.Condition()
+        self._count = itertools.count()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="render-later", daemon=True)
+        self._thread.start()
+
+    def call(self, delay: float, fn: Callable[[str], None], row_id: str) -> None:
+        with self._cond:
+            if row_id in self._pending:
+                return
+            self._pending.add(row_id)
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._count), fn, row_id))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                _, _, fn, row_id = heapq.heappop(self._heap)
+                self._pending.discard(row_id)
+            fn(row_id)
 
 
 class _GiveUp(Exception):

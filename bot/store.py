@@ -585,15 +585,25 @@ class Store:
     # keeping Slack in step
 
     def acquire_render(
-        self, row_id: str, owner: str, *, seconds: float, table: sa.Table = sends
+        self,
+        row_id: str,
+        owner: str,
+        *,
+        seconds: float,
+        table: sa.Table = sends,
+        only_dirty: bool = True,
     ) -> bool:
-        """Take the row's render lease, unless someone else holds an unexpired one."""
+        """Take the row's render lease, unless someone else holds an unexpired one (or, with
+        `only_dirty`, Slack already shows the row's latest version)."""
         now = utcnow()
         until = table.c.render_until
+        conditions = [table.c.id == row_id, sa.or_(until.is_(None), until < now)]
+        if only_dirty:
+            conditions.append(table.c.dirty.is_(True))
         with self._tx() as conn:
             result = conn.execute(
                 table.update()
-                .where(table.c.id == row_id, sa.or_(until.is_(None), until < now))
+                .where(*conditions)
                 .values(render_owner=owner, render_until=now + timedelta(seconds=seconds))
             )
             return result.rowcount == 1

@@ -212,12 +212,6 @@ def test_sigkill_after_confirm_before_the_provider_call_is_not_forgotten(crash: 
     assert held.state is not SendState.SENT or requests_for(rig, held.external_id) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a thread being updated at the kill stays frozen until its render lease expires "
-    "(ThreadRenderer lease_seconds=60): the dead worker's lease in `sends.render_until` is "
-    "not released by the restart, so schedule() and the sweeper skip the send for up to 60 s",
-)
 def test_a_thread_being_updated_at_the_kill_catches_up_within_recovery_time(
     crash: Crash,
 ) -> None:
