@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING, TextIO
 from bot import config as config_module
 from bot.config import Config, ConfigError
 from bot.sending import SendRefused, SendService
+from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
 from bot.store import SendRecord, Store
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 
 if TYPE_CHECKING:
     from bot.web import WebApp
-
-DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 16
 
 logger = logging.getLogger("bot")
 
@@ -189,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
-    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes")
+    serve.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help="worker processes (one per core)"
+    )
     serve.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker")
 
     manifest = commands.add_parser(

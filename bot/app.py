@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -89,8 +88,9 @@ def create_bolt_app(services: Services) -> App:
         client=services.client,
         signing_secret=services.config.slack.signing_secret,
         token_verification_enabled=False,
-        process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+        # Acks go out from the request thread as soon as a listener returns; every listener
+        # only acks and hands its work to Services.background.
+        process_before_response=True,
         logger=logging.getLogger("bot.slack"),
     )
     commands.register(bolt, services)

@@ -12,7 +12,9 @@ from gunicorn.config import KNOWN_SETTINGS
 
 from bot.web import WebApp
 
-DEFAULT_WORKERS = 2
+# One worker per core: each worker also runs its own background, render and maintenance
+# threads, so more processes than cores only add contention (see docs/performance.md).
+DEFAULT_WORKERS = max(1, os.cpu_count() or 1)
 DEFAULT_THREADS = 16
 
 

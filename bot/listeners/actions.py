@@ -1,4 +1,6 @@
 """Buttons: Send, Cancel, Retry. Acknowledged at once; the work runs in the background."""
+# Every listener only acks and hands off: the app acks from the request thread
+# (process_before_response), so a listener's time is Slack's wait.
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def register(app: App, services: Services) -> None:
     @app.action(ids.CANCEL)
     def on_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        clicks.on_cancel(services.sending, body, respond)
+        services.background(clicks.on_cancel, services.sending, body, respond)
 
     @app.action(ids.SEND_GROUP)
     def on_send_group(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -29,7 +31,7 @@ def register(app: App, services: Services) -> None:
     @app.action(ids.CANCEL_GROUP)
     def on_cancel_group(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        clicks.on_cancel_group(services, body, respond)
+        services.background(clicks.on_cancel_group, services, body, respond)
 
     @app.action(ids.RETRY)
     def on_retry(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

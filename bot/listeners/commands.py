@@ -11,8 +11,10 @@ from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:
+    def answer(command: dict[str, Any], respond: Respond) -> None:
+        respond(response_type="ephemeral", **slash.handle(services, command).as_kwargs())
+
     @app.command(ids.COMMAND)
     def on_whatsapp(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
-        answer = slash.handle(services, command)
-        respond(response_type="ephemeral", **answer.as_kwargs())
+        services.background(answer, command, respond)

@@ -10,21 +10,23 @@ from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:
-    @app.event("message")
-    def on_message(ack: Ack, event: dict[str, Any], body: dict[str, Any]) -> None:
-        ack()
-        if services.files.offer_policy(event) is None:
-            return
+    def offer(event: dict[str, Any], body: dict[str, Any]) -> None:
         event_id = str(body.get("event_id") or "")
         if event_id and not services.store.claim_event(event_id):
             return  # Slack's retry of an event already taken by this or another instance
-        services.background(services.files.on_file_share, event, body.get("team_id"))
+        services.files.on_file_share(event, body.get("team_id"))
+
+    @app.event("message")
+    def on_message(ack: Ack, event: dict[str, Any], body: dict[str, Any]) -> None:
+        ack()
+        if services.files.offer_policy(event) is not None:
+            services.background(offer, event, body)
 
     @app.event("app_home_opened")
     def on_home(ack: Ack, event: dict[str, Any]) -> None:
         ack()
         if event.get("tab", "home") == "home" and event.get("user"):
-            services.home.publish(str(event["user"]))
+            services.background(services.home.publish, str(event["user"]))
 
     @app.event("file_shared")
     def on_file_shared(ack: Ack) -> None:

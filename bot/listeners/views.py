@@ -12,18 +12,23 @@ from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:
+    def open_for_offer(body: dict[str, Any], client: WebClient) -> None:
+        view = fileflow.modal_for_offer(services, body)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def open_for_shortcut(body: dict[str, Any], client: WebClient) -> None:
+        opened = client.views_open(trigger_id=body["trigger_id"], view=blocks.modal_loading(""))
+        fileflow.prepare_shortcut(services, body, str(opened["view"]["id"]))
+
     @app.action(ids.CHOOSE_RECIPIENT)
     def on_choose(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        view = fileflow.modal_for_offer(services, body)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        services.background(open_for_offer, body, client)
 
     @app.shortcut(ids.SHORTCUT)
     def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        opened = client.views_open(trigger_id=body["trigger_id"], view=blocks.modal_loading(""))
-        view_id = str(opened["view"]["id"])
-        services.background(fileflow.prepare_shortcut, services, body, view_id)
+        services.background(open_for_shortcut, body, client)
 
     @app.view(ids.MODAL)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -75,8 +75,10 @@ def test_image_send_to_read(bot: Harness) -> None:
 
 
 def test_the_home_tab_after_three_sends(bot: Harness) -> None:
-    for _ in range(3):
+    for count in range(1, 4):
         confirm_and_send(bot)
+        bot.provider.wait_for_requests(count)
+        bot.wait_ephemeral(bot.provider.sends[-1].transaction_id)  # this confirmation is done
     bot.provider.wait_for_requests(3)
     bot.slack.wait_for(lambda: len(bot.slack.calls_to("chat.postMessage")) >= 6, timeout=15)
     answer = bot.driver.app_home_opened(USER)
