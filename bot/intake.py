@@ -35,26 +35,33 @@ class StatusIntake:
         """Store one callback; 2xx for anything stored, 4xx for what is refused."""
         if not tokens.check_token(self.config.media.link_secret, CALLBACK_PURPOSE, token):
             return NOT_FOUND
-        send = self.store.find_by_token(token)
-        if send is None:
+        target = self.store.callback_target(token)
+        if target is None:
             return NOT_FOUND
+        send_id, external_id = target
         try:
             callback = parse_callback(raw)
         except CallbackInvalid as exc:
-            logger.warning("Refused a callback for send %s: %s", send.id, exc)
+            logger.warning("Refused a callback for send %s: %s", send_id, exc)
             return Answer(400, {"error": str(exc)})
-        if callback.external_id is not None and callback.external_id != send.external_id:
-            logger.warning("Refused a callback for send %s: externalId does not match", send.id)
+        if callback.external_id is not None and callback.external_id != external_id:
+            logger.warning("Refused a callback for send %s: externalId does not match", send_id)
             return Answer(400, {"error": "externalId does not match this callback URL"})
-        self.store.record_callback(send.id, raw.decode("utf-8"), callback.status)
+        body = raw.decode("utf-8")
         if callback.status is None:
+            self.store.record_callback(send_id, body, None)
             return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})
         info = statuses.describe(callback.status)
         change = self.store.add_status(
-            send.id, info.name, rank=info.rank, provider_date=callback.date, detail=callback.detail
+            send_id,
+            info.name,
+            rank=info.rank,
+            provider_date=callback.date,
+            detail=callback.detail,
+            raw=body,
         )
         if change.new:
-            self.renderer.schedule(send.id)
+            self.renderer.schedule(send_id)
         return Answer(
             200,
             {

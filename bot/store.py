@@ -378,9 +378,13 @@ class Store:
         with self._read() as conn:
             return self._find(conn, sends.c.id == send_id)
 
-    def find_by_token(self, token: str) -> SendRecord | None:
+    def callback_target(self, token: str) -> tuple[str, str] | None:
+        """The id and externalId of the send a callback token belongs to."""
         with self._read() as conn:
-            return self._find(conn, sends.c.callback_token == token)
+            row = conn.execute(
+                sa.select(sends.c.id, sends.c.external_id).where(sends.c.callback_token == token)
+            ).first()
+            return (row[0], row[1]) if row else None
 
     def find_by_transaction_id(self, transaction_id: str) -> SendRecord | None:
         with self._read() as conn:
@@ -535,10 +539,20 @@ class Store:
         at: datetime | None = None,
         provider_date: str | None = None,
         detail: str | None = None,
+        raw: str | None = None,
     ) -> StatusChange:
-        """Record a status once; make it the shown one only if it ranks above the current."""
+        """Record a status once; make it the shown one only if it ranks above the current.
+
+        `raw`, the callback's body, is kept verbatim in the same transaction.
+        """
         at = at or utcnow()
         with self._tx() as conn:
+            if raw is not None:
+                conn.execute(
+                    callbacks.insert().values(
+                        send_id=send_id, body=raw, status=status, received_at=at
+                    )
+                )
             insert = _insert_ignore(conn, statuses).values(
                 send_id=send_id,
                 status=status,
@@ -559,6 +573,7 @@ class Store:
                         provider_rank=rank,
                         provider_status_at=at,
                         updated_at=at,
+                        **_CHANGED,
                     )
                 )
                 advanced = result.rowcount == 1
@@ -568,7 +583,8 @@ class Store:
                         .where(statuses.c.send_id == send_id, statuses.c.status == status)
                         .values(advanced=True)
                     )
-                conn.execute(sends.update().where(sends.c.id == send_id).values(**_CHANGED))
+                else:  # a late or failure-after-failure status still gets its own reply
+                    conn.execute(sends.update().where(sends.c.id == send_id).values(**_CHANGED))
             send = self._get(conn, send_id)
             if new:
                 self._touch_batch(conn, send)

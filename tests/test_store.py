@@ -42,7 +42,8 @@ def test_a_send_keeps_everything_it_was_given(store: Store) -> None:
     )
     assert send.caption == "Hi" and send.transaction_id is None
     assert send.created_at.tzinfo is not None
-    assert store.find_by_token(send.callback_token) == send
+    assert store.callback_target(send.callback_token) == (send.id, send.external_id)
+    assert store.callback_target("nope") is None
     assert store.get_send("nope") is None
 
 
