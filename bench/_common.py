@@ -36,6 +36,7 @@ import sqlalchemy as sa
 import yaml
 
 from bot.sandbox.driver import SlackDriver
+from bot.sandbox.serving import serve_command
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests.media.builders` builds the media files
@@ -312,22 +313,7 @@ class Server:
         log_path: Path,
         name: str = "app",
     ) -> Server:
-        argv = [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--config",
-            str(config_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-        ]
+        argv = serve_command(config_path, port, workers=workers, threads=threads)
         return cls(argv, port, log_path, name)
 
     @classmethod

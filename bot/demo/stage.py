@@ -9,7 +9,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from bot.demo.samples import COFFEE_JPEG
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.provider import ProviderStandIn
+from bot.sandbox.serving import serve_command
 from bot.sandbox.slack import SlackStandIn
 
 SUPPORT = "C0123SUPPORT"
@@ -153,22 +153,7 @@ class Stage:
             slack=self.slack, provider=self.provider, app_url=self.url, folder=self.folder
         )
         self.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
-        command = [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--config",
-            str(self.config_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            "1",
-            "--threads",
-            "8",
-        ]
+        command = serve_command(self.config_path, self.port)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

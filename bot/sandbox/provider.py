@@ -550,8 +550,18 @@ class ProviderStandIn:
                 self._cond.wait(remaining)
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
-        """Block until at least ``count`` requests were received; return them all."""
-        self.wait_for(lambda: len(self._requests) >= count, timeout)
+        """Block until at least ``count`` requests were received and settled (answered, or
+        held by a hang/drop fault), so an accepted one is already in ``sends``."""
+
+        def settled(request: RecordedRequest) -> bool:
+            return request.response_status is not None or request.fault in ("hang", "drop")
+
+        def done() -> bool:
+            with self._cond:
+                first = self._requests[:count]
+            return len(first) >= count and all(settled(r) for r in first)
+
+        self.wait_for(done, timeout)
         return self.requests
 
     def wait_for_callbacks(

@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -36,6 +35,7 @@ import bot
 from bot import ids
 from bot.sandbox.driver import DriverResponse, SlackDriver
 from bot.sandbox.provider import ProviderStandIn
+from bot.sandbox.serving import serve_command
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, SendState, Store, callbacks, sends
 from tests.conftest import SECRETS, config_dict
@@ -214,22 +214,7 @@ class Instance:
     def start(self, timeout: float = 30) -> Instance:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--config",
-                str(self.config_path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-                "--threads",
-                "8",
-            ],
+            serve_command(self.config_path, self.port),
             cwd=ROOT,
             env={**os.environ, **SECRETS},
             stdout=log,

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from PIL import Image
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.provider import ProviderStandIn
+from bot.sandbox.serving import serve_command
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, Store
 from tests.conftest import SECRETS, config_dict
@@ -72,22 +72,7 @@ class Harness:
     def start(self) -> Harness:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--config",
-                str(self.config_path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-                "--threads",
-                "8",
-            ],
+            serve_command(self.config_path, self.port),
             cwd=ROOT,
             env={**os.environ, **SECRETS},
             stdout=log,

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +29,7 @@ from bot import ids
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.provider import ProviderStandIn
+from bot.sandbox.serving import serve_command
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, SendState, Store, callbacks, sends
 from tests.conftest import SECRETS, config_dict, reset_postgres
@@ -61,22 +61,7 @@ class Instance:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "serve",
-                    "--config",
-                    str(self.config_path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    "1",
-                    "--threads",
-                    "8",
-                ],
+                serve_command(self.config_path, self.port),
                 cwd=ROOT,
                 env={**os.environ, **SECRETS},
                 stdout=log,

@@ -77,7 +77,7 @@ def test_image_send_to_read(bot: Harness) -> None:
 def test_the_home_tab_after_three_sends(bot: Harness) -> None:
     for count in range(1, 4):
         confirm_and_send(bot)
-        bot.provider.wait_for_requests(count)
+        bot.provider.wait_for(lambda n=count: len(bot.provider.sends) >= n)  # type: ignore[misc]
         bot.wait_ephemeral(bot.provider.sends[-1].transaction_id)  # this confirmation is done
     bot.provider.wait_for_requests(3)
     bot.slack.wait_for(lambda: len(bot.slack.calls_to("chat.postMessage")) >= 6, timeout=15)
