@@ -222,8 +222,10 @@ class ThreadRenderer:
             ts = self._post(send, thread, blocks.outcome_reply(send))
             send = self.store.update_send(send.id, outcome_ts=ts)
             wrote = True
-        wrote |= self._status_reply(send, thread)
+        # Replies of their own first, then the summary: whoever reads the summary at a status
+        # finds every failure and unknown status before it already said.
         wrote |= self._event_replies(send, thread)
+        wrote |= self._status_reply(send, thread)
         if wrote and self.on_change is not None:
             self.on_change(send)
         return wrote
