@@ -33,6 +33,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: Iterable[bytes] | None = None  # a large body, sent as it is read
 
     @classmethod
     def json(cls, status: int, payload: Any) -> Response:
@@ -125,6 +126,8 @@ class WebApp:
         start_response(f"{response.status} {reason}", headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
+        if response.stream is not None:
+            return response.stream
         return [response.body]
 
     def route(self, environ: Environ) -> Response:
@@ -186,7 +189,7 @@ class WebApp:
 
     def media(self, method: str, token: str) -> Response:
         answer = self.services.media.serve(token, head=method == "HEAD")
-        return Response(answer.status, answer.body, list(answer.headers))
+        return Response(answer.status, answer.body, list(answer.headers), answer.stream)
 
     def health(self) -> Response:
         try:

@@ -148,3 +148,25 @@ def test_sqlite_uses_wal(tmp_path: Any) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     store.close()
+
+
+def test_media_is_read_back_in_slices(store: Store) -> None:
+    from datetime import timedelta
+
+    from bot.store import utcnow
+
+    data = bytes(range(256)) * 4000 + b"tail"  # 1,024,004 bytes
+    store.add_media(
+        id="m1",
+        expires_at=utcnow() + timedelta(hours=1),
+        content_type="video/mp4",
+        size=len(data),
+        sha256="x",
+        file_name=None,
+        slack_file_id=None,
+        data=data,
+    )
+    chunks = list(store.media_chunks("m1", size=len(data), chunk=300_000))
+    assert [len(c) for c in chunks] == [300_000, 300_000, 300_000, 124_004]
+    assert b"".join(chunks) == data
+    assert list(store.media_chunks("gone", size=10)) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,6 +23,7 @@ class MediaResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    stream: Iterable[bytes] | None = None
 
 
 _NO_CACHE = [
@@ -69,7 +70,7 @@ class MediaService:
         verdict, media_id = links.check(self.config.media.link_secret, token, now=self._clock())
         if verdict is not links.LinkCheck.VALID:
             return MediaResponse(403, list(_NO_CACHE), f"link {verdict.value}\n".encode())
-        record = self.store.get_media(media_id, with_data=not head)
+        record = self.store.get_media(media_id, with_data=False)
         if record is None or record.expires_at <= self._clock():
             return MediaResponse(404, list(_NO_CACHE), b"no such media\n")
         headers = [
@@ -80,7 +81,11 @@ class MediaService:
         if record.file_name:
             safe = "".join(c for c in record.file_name if c.isalnum() or c in "._- ")[:100]
             headers.append(("Content-Disposition", f'inline; filename="{safe or "file"}"'))
-        return MediaResponse(200, headers, b"" if head else (record.data or b""))
+        if head:
+            return MediaResponse(200, headers)
+        return MediaResponse(
+            200, headers, stream=self.store.media_chunks(record.id, size=record.size)
+        )
 
     def purge(self) -> int:
         purged = self.store.purge_media(self._clock())
