@@ -8,6 +8,7 @@ and the last edit shows the most advanced status. A sweeper picks up what a cras
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -25,7 +26,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, statuses
 from bot.config import Config, Sender
-from bot.store import BatchRecord, SendRecord, SendState, Store, batches, sends, utcnow
+from bot.store import (
+    BatchRecord,
+    SendRecord,
+    SendState,
+    StatusRow,
+    Store,
+    batches,
+    sends,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -216,16 +226,17 @@ class ThreadRenderer:
         assert thread is not None
         if send.transaction_id and send.txid_ts is None:
             ts = self._post(send, thread, blocks.transaction_reply(send))
-            send = self.store.update_send(send.id, txid_ts=ts)
+            send = self._set(send, txid_ts=ts)
             wrote = True
         if send.state in (SendState.FAILED, SendState.UNKNOWN) and send.outcome_ts is None:
             ts = self._post(send, thread, blocks.outcome_reply(send))
-            send = self.store.update_send(send.id, outcome_ts=ts)
+            send = self._set(send, outcome_ts=ts)
             wrote = True
         # Replies of their own first, then the summary: whoever reads the summary at a status
         # finds every failure and unknown status before it already said.
-        wrote |= self._event_replies(send, thread)
-        wrote |= self._status_reply(send, thread)
+        rows = self.store.timeline(send.id)
+        wrote |= self._event_replies(send, thread, rows)
+        wrote |= self._status_reply(send, thread, rows)
         if wrote and self.on_change is not None:
             self.on_change(send)
         return wrote
@@ -242,7 +253,7 @@ class ThreadRenderer:
         wrote = False
         if send.state in (SendState.FAILED, SendState.UNKNOWN) and send.outcome_ts is None:
             ts = self._post(send, thread, blocks.member_outcome(send))
-            self.store.update_send(send.id, outcome_ts=ts)
+            self.store.set_send_fields(send.id, outcome_ts=ts)
             wrote = True
         for row in self.store.timeline(send.id):
             info = statuses.describe(row.status)
@@ -288,21 +299,21 @@ class ThreadRenderer:
         if send.message_ts is None:
             ts = self._post(send, send.thread_ts, message)
             changes: dict[str, Any] = {"message_ts": ts, "message_status": label}
-            return self.store.update_send(send.id, **changes), True
+            return self._set(send, **changes), True
         if send.message_status == label:
             return send, False
         self._call(
             send, "chat_update", channel=send.channel_id, ts=send.message_ts, **message.as_kwargs()
         )
-        return self.store.update_send(send.id, message_status=label), True
+        return self._set(send, message_status=label), True
 
-    def _status_reply(self, send: SendRecord, thread: str) -> bool:
+    def _status_reply(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
         if send.provider_status is None or send.status_shown == send.provider_status:
             return False
-        message = blocks.status_reply(send, self.store.timeline(send.id))
+        message = blocks.status_reply(send, rows)
         if send.status_ts is None:
             ts = self._post(send, thread, message)
-            self.store.update_send(send.id, status_ts=ts, status_shown=send.provider_status)
+            self._set(send, status_ts=ts, status_shown=send.provider_status)
         else:
             self._call(
                 send,
@@ -311,19 +322,24 @@ class ThreadRenderer:
                 ts=send.status_ts,
                 **message.as_kwargs(),
             )
-            self.store.update_send(send.id, status_shown=send.provider_status)
+            self._set(send, status_shown=send.provider_status)
         return True
 
-    def _event_replies(self, send: SendRecord, thread: str) -> bool:
+    def _event_replies(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
         """A new reply for every failure and every status the bot does not know."""
         wrote = False
-        for row in self.store.timeline(send.id):
+        for row in rows:
             info = statuses.describe(row.status)
             if row.reply_ts is None and (info.is_failure or not info.is_known):
                 ts = self._post(send, thread, blocks.status_event_reply(row))
                 self.store.set_status_reply(send.id, row.status, ts)
                 wrote = True
         return wrote
+
+    def _set(self, send: SendRecord, **changes: Any) -> SendRecord:
+        """Store Slack refs of a send; the record is updated here, not read back."""
+        self.store.set_send_fields(send.id, **changes)
+        return dataclasses.replace(send, **changes)
 
     def _post(self, send: SendRecord, thread_ts: str | None, message: blocks.SlackMessage) -> str:
         response = self._call(

@@ -448,6 +448,15 @@ class Store:
                 batches.update().where(batches.c.id == send.batch_id).values(**_BATCH_CHANGED)
             )
 
+    def set_send_fields(self, send_id: str, **changes: Any) -> None:
+        """update_send without reading the row back, for callers that know what they wrote."""
+        if "state" in changes:
+            raise ValueError("use transition() to change a send's state")
+        with self._tx() as conn:
+            conn.execute(
+                sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
+            )
+
     def update_send(self, send_id: str, **changes: Any) -> SendRecord:
         """Set fields that carry no state (Slack message refs, for instance)."""
         if "state" in changes:
