@@ -177,8 +177,20 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-@dataclass(frozen=True)
-class SendRecord:
+@dataclass(frozen=True, kw_only=True)
+class Rendered:
+    """What Slack shows of a row, and who is updating it (see `_render_columns`)."""
+
+    version: int = 0
+    rendered_version: int = 0
+    dirty: bool = False
+    render_owner: str | None = None
+    render_until: datetime | None = None
+    rendered_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendRecord(Rendered):
     id: str
     created_at: datetime
     updated_at: datetime
@@ -212,12 +224,6 @@ class SendRecord:
     outcome_ts: str | None = None
     message_status: str | None = None
     status_shown: str | None = None
-    version: int = 0
-    rendered_version: int = 0
-    dirty: bool = False
-    render_owner: str | None = None
-    render_until: datetime | None = None
-    rendered_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> SendRecord:
@@ -278,8 +284,8 @@ class MediaRecord:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class BatchRecord:
+@dataclass(frozen=True, kw_only=True)
+class BatchRecord(Rendered):
     """A group send: one confirmation and one progress message for many recipients."""
 
     id: str
@@ -294,12 +300,6 @@ class BatchRecord:
     thread_ts: str | None = None
     message_ts: str | None = None
     shown: str | None = None
-    version: int = 0
-    rendered_version: int = 0
-    dirty: bool = False
-    render_owner: str | None = None
-    render_until: datetime | None = None
-    rendered_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> BatchRecord:
