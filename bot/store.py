@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -179,7 +179,12 @@ def _aware(value: datetime | None) -> datetime | None:
 
 @dataclass(frozen=True, kw_only=True)
 class Rendered:
-    """What Slack shows of a row, and who is updating it (see `_render_columns`)."""
+    """What Slack shows of a row, and who is updating it (see `_render_columns`).
+
+    Its subclasses are rows with a `state` and these times, read back with `from_row`.
+    """
+
+    _TIMES: ClassVar[tuple[str, ...]] = ("created_at", "updated_at", "render_until", "rendered_at")
 
     version: int = 0
     rendered_version: int = 0
@@ -187,6 +192,14 @@ class Rendered:
     render_owner: str | None = None
     render_until: datetime | None = None
     rendered_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        values = dict(row)
+        for key in cls._TIMES:
+            values[key] = _aware(values[key])
+        values["state"] = SendState(values["state"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,19 +238,7 @@ class SendRecord(Rendered):
     message_status: str | None = None
     status_shown: str | None = None
 
-    @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> SendRecord:
-        values = dict(row)
-        for key in (
-            "created_at",
-            "updated_at",
-            "provider_status_at",
-            "render_until",
-            "rendered_at",
-        ):
-            values[key] = _aware(values[key])
-        values["state"] = SendState(values["state"])
-        return cls(**values)
+    _TIMES: ClassVar[tuple[str, ...]] = (*Rendered._TIMES, "provider_status_at")
 
 
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
@@ -300,14 +301,6 @@ class BatchRecord(Rendered):
     thread_ts: str | None = None
     message_ts: str | None = None
     shown: str | None = None
-
-    @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> BatchRecord:
-        values = dict(row)
-        for key in ("created_at", "updated_at", "render_until", "rendered_at"):
-            values[key] = _aware(values[key])
-        values["state"] = SendState(values["state"])
-        return cls(**values)
 
 
 class Store:

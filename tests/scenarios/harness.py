@@ -8,9 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from PIL import Image
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.provider import ProviderStandIn
-from bot.sandbox.serving import serve_command
+from bot.sandbox.serving import serve_command, wait_healthy
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, Store
 from tests.conftest import SECRETS, config_dict
@@ -81,19 +78,9 @@ class Harness:
         self._wait_healthy()
         return self
 
-    def _wait_healthy(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-        raise RuntimeError(f"serve did not become healthy:\n{self.log_path.read_text()}")
+    def _wait_healthy(self) -> None:
+        assert self.process is not None
+        wait_healthy(self.url, self.process, self.log)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -29,7 +29,7 @@ from bot import ids
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.provider import ProviderStandIn
-from bot.sandbox.serving import serve_command
+from bot.sandbox.serving import serve_command, wait_healthy
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, SendState, Store, callbacks, sends
 from tests.conftest import SECRETS, config_dict, reset_postgres
@@ -69,19 +69,9 @@ class Instance:
                 start_new_session=True,  # its own process group: killed with its workers
             )
 
-    def wait_healthy(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not become healthy:\n{self.log()}")
+    def wait_healthy(self) -> None:
+        assert self.process is not None
+        wait_healthy(self.url, self.process, self.log, name=self.name)
 
     def kill(self) -> None:
         """SIGKILL to the master and its workers at once: a crash, nothing cleaned up."""
