@@ -32,42 +32,48 @@ class StatusIntake:
         self.renderer = renderer
 
     def receive(self, token: str, raw: bytes) -> Answer:
-        """Store one callback; 2xx for anything stored, 4xx for what is refused."""
+        """Store one callback; 2xx for anything stored, 4xx for what is refused.
+
+        The body is parsed first, then the send is looked up and the callback stored in one
+        transaction; an unknown token is a 404 whatever the body."""
         if not tokens.check_token(self.config.media.link_secret, CALLBACK_PURPOSE, token):
             return NOT_FOUND
-        target = self.store.callback_target(token)
-        if target is None:
-            return NOT_FOUND
-        send_id, external_id = target
         try:
             callback = parse_callback(raw)
         except CallbackInvalid as exc:
-            logger.warning("Refused a callback for send %s: %s", send_id, exc)
+            target = self.store.callback_target(token)
+            if target is None:
+                return NOT_FOUND
+            logger.warning("Refused a callback for send %s: %s", target[0], exc)
             return Answer(400, {"error": str(exc)})
-        if callback.external_id is not None and callback.external_id != external_id:
-            logger.warning("Refused a callback for send %s: externalId does not match", send_id)
-            return Answer(400, {"error": "externalId does not match this callback URL"})
-        body = raw.decode("utf-8")
-        if callback.status is None:
-            self.store.record_callback(send_id, body, None)
-            return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})
-        info = statuses.describe(callback.status)
-        change = self.store.add_status(
-            send_id,
-            info.name,
-            rank=info.rank,
+        info = statuses.describe(callback.status) if callback.status is not None else None
+        taken = self.store.take_callback(
+            token,
+            raw.decode("utf-8"),
+            external_id=callback.external_id,
+            status=info.name if info else None,
+            rank=info.rank if info else 0,
             provider_date=callback.date,
             detail=callback.detail,
-            raw=body,
         )
+        if taken is None:
+            return NOT_FOUND
+        if taken.mismatch:
+            logger.warning(
+                "Refused a callback for send %s: externalId does not match", taken.send_id
+            )
+            return Answer(400, {"error": "externalId does not match this callback URL"})
+        change = taken.change
+        if info is None or change is None:
+            return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})
         if change.new:
-            self.renderer.schedule(send_id)
+            self.renderer.schedule(taken.send_id)
         return Answer(
             200,
             {
                 "ok": True,
                 "status": info.name,
                 "duplicate": not change.new,
-                "shown": change.send.provider_status,
+                "shown": change.shown,
             },
         )

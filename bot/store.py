@@ -7,6 +7,7 @@ instances on one PostgreSQL) a draft is confirmed once and a send is attempted o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -165,6 +166,46 @@ _READONLY = "whatsapp_bot_readonly"
 _CHANGED = {"version": sends.c.version + 1, "dirty": True}
 _BATCH_CHANGED = {"version": batches.c.version + 1, "dirty": True}
 
+# The statements of the hot paths (a status callback, a render pass), built once: building a
+# Core statement and its cache key costs more than SQLite takes to run it.
+_P = sa.bindparam
+_CALLBACK_TARGET = sa.select(sends.c.id, sends.c.external_id).where(
+    sends.c.callback_token == _P("token")
+)
+_INSERT_CALLBACK = callbacks.insert()
+_SHOWN = sa.select(sends.c.provider_status).where(sends.c.id == _P("send_id"))
+_TIMELINE = (
+    sa.select(statuses)
+    .where(statuses.c.send_id == _P("send_id"))
+    .order_by(statuses.c.received_at, statuses.c.status)
+)
+_RANKS_BELOW = sa.or_(
+    sends.c.provider_rank.is_(None), sends.c.provider_rank < _P("p_rank", type_=sa.Integer)
+)
+# A new status (none of that name yet) is a change worth showing; it becomes the shown status
+# only if it ranks above the current one. Every SET expression reads the row as it was.
+_ADVANCE = (
+    sends.update()
+    .where(
+        sends.c.id == _P("p_send"),
+        ~sa.exists().where(statuses.c.send_id == _P("p_send"), statuses.c.status == _P("p_status")),
+    )
+    .values(
+        provider_status=sa.case(
+            (_RANKS_BELOW, _P("p_status", type_=sa.String)), else_=sends.c.provider_status
+        ),
+        provider_status_at=sa.case(
+            (_RANKS_BELOW, _P("p_at", type_=_TS)), else_=sends.c.provider_status_at
+        ),
+        provider_rank=sa.case(
+            (_RANKS_BELOW, _P("p_rank", type_=sa.Integer)), else_=sends.c.provider_rank
+        ),
+        updated_at=_P("p_at", type_=_TS),
+        **_CHANGED,
+    )
+    .returning(sends.c.provider_status, sends.c.batch_id)
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -256,11 +297,22 @@ class StatusRow:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """What recording one status did: `new` unless a duplicate; `advanced` if now shown."""
+    """What recording one status did: `new` unless a duplicate; `advanced` if now shown;
+    `shown`, the send's shown status afterwards."""
 
     new: bool
     advanced: bool
-    send: SendRecord
+    shown: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackTaken:
+    """What `take_callback` did: `mismatch` when the body names another send's externalId
+    (nothing is stored); otherwise the body is kept and `change` says what its status did."""
+
+    send_id: str
+    mismatch: bool = False
+    change: StatusChange | None = None
 
 
 @dataclass(frozen=True)
@@ -380,9 +432,7 @@ class Store:
     def callback_target(self, token: str) -> tuple[str, str] | None:
         """The id and externalId of the send a callback token belongs to."""
         with self._read() as conn:
-            row = conn.execute(
-                sa.select(sends.c.id, sends.c.external_id).where(sends.c.callback_token == token)
-            ).first()
+            row = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
             return (row[0], row[1]) if row else None
 
     def find_by_transaction_id(self, transaction_id: str) -> SendRecord | None:
@@ -541,10 +591,9 @@ class Store:
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, on any instance."""
         with self._tx() as conn:
-            insert = _insert_ignore(conn, slack_events).values(
-                event_id=event_id, received_at=utcnow()
-            )
-            return conn.execute(insert.returning(slack_events.c.event_id)).first() is not None
+            insert = _insert_ignore(conn, slack_events)
+            row = conn.execute(insert, {"event_id": event_id, "received_at": utcnow()}).first()
+            return row is not None
 
     # statuses
 
@@ -553,13 +602,7 @@ class Store:
     ) -> int:
         """Keep a provider callback verbatim, whatever it says."""
         with self._tx() as conn:
-            result = conn.execute(
-                callbacks.insert().values(
-                    send_id=send_id, body=body, status=status, received_at=at or utcnow()
-                )
-            )
-            key = result.inserted_primary_key
-            return int(key[0]) if key else 0
+            return self._keep_callback(conn, send_id, body, status, at or utcnow())
 
     def callbacks_for(self, send_id: str) -> list[tuple[datetime, str | None, str]]:
         with self._read() as conn:
@@ -585,50 +628,90 @@ class Store:
 
         `raw`, the callback's body, is kept verbatim in the same transaction.
         """
-        at = at or utcnow()
         with self._tx() as conn:
             if raw is not None:
-                conn.execute(
-                    callbacks.insert().values(
-                        send_id=send_id, body=raw, status=status, received_at=at
-                    )
-                )
-            insert = _insert_ignore(conn, statuses).values(
-                send_id=send_id,
-                status=status,
-                received_at=at,
-                provider_date=provider_date,
-                detail=detail,
-            )
-            # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
-            new = conn.execute(insert.returning(statuses.c.status)).first() is not None
-            advanced = False
-            if new:
-                current = sends.c.provider_rank
-                result = conn.execute(
-                    sends.update()
-                    .where(sends.c.id == send_id, sa.or_(current.is_(None), current < rank))
-                    .values(
-                        provider_status=status,
-                        provider_rank=rank,
-                        provider_status_at=at,
-                        updated_at=at,
-                        **_CHANGED,
-                    )
-                )
-                advanced = result.rowcount == 1
-                if advanced:
-                    conn.execute(
-                        statuses.update()
-                        .where(statuses.c.send_id == send_id, statuses.c.status == status)
-                        .values(advanced=True)
-                    )
-                else:  # a late or failure-after-failure status still gets its own reply
-                    conn.execute(sends.update().where(sends.c.id == send_id).values(**_CHANGED))
-            send = self._get(conn, send_id)
-            if new:
-                self._touch_batch(conn, send)
-            return StatusChange(new=new, advanced=advanced, send=send)
+                self._keep_callback(conn, send_id, raw, status, at or utcnow())
+            return self._add_status(conn, send_id, status, rank, at, provider_date, detail)
+
+    def take_callback(
+        self,
+        token: str,
+        raw: str,
+        *,
+        external_id: str | None,
+        status: str | None,
+        rank: int = 0,
+        provider_date: str | None = None,
+        detail: str | None = None,
+    ) -> CallbackTaken | None:
+        """One provider callback in one transaction: find its send by token (None: no such
+        send, nothing stored), refuse another send's externalId, keep the body verbatim and
+        record its status, if any."""
+        at = utcnow()
+        with self._tx() as conn:
+            row = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
+            if row is None:
+                return None
+            send_id, known_external_id = row
+            if external_id is not None and external_id != known_external_id:
+                return CallbackTaken(send_id, mismatch=True)
+            self._keep_callback(conn, send_id, raw, status, at)
+            if status is None:
+                return CallbackTaken(send_id)
+            change = self._add_status(conn, send_id, status, rank, at, provider_date, detail)
+            return CallbackTaken(send_id, change=change)
+
+    @staticmethod
+    def _keep_callback(
+        conn: Connection, send_id: str | None, raw: str, status: str | None, at: datetime
+    ) -> int:
+        result = conn.execute(
+            _INSERT_CALLBACK, {"send_id": send_id, "body": raw, "status": status, "received_at": at}
+        )
+        key = result.inserted_primary_key
+        return int(key[0]) if key else 0
+
+    @staticmethod
+    def _add_status(
+        conn: Connection,
+        send_id: str,
+        status: str,
+        rank: int,
+        at: datetime | None,
+        provider_date: str | None,
+        detail: str | None,
+    ) -> StatusChange:
+        """Three statements: mark the send changed (and advanced, if the status ranks above
+        its shown one) unless the status is already recorded, then record the status."""
+        at = at or utcnow()
+        changed = conn.execute(
+            _ADVANCE, {"p_send": send_id, "p_status": status, "p_rank": rank, "p_at": at}
+        ).first()
+        if changed is None:  # a duplicate (or no such send): nothing changes
+            shown = conn.execute(_SHOWN, {"send_id": send_id}).scalar()
+            return StatusChange(new=False, advanced=False, shown=shown)
+        shown, batch_id = changed
+        advanced = shown == status
+        insert = _insert_ignore(conn, statuses)
+        # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
+        # On PostgreSQL a concurrent duplicate can pass the UPDATE's check; it stops here.
+        new = (
+            conn.execute(
+                insert,
+                {
+                    "send_id": send_id,
+                    "status": status,
+                    "received_at": at,
+                    "provider_date": provider_date,
+                    "detail": detail,
+                    "advanced": advanced,
+                },
+            ).first()
+            is not None
+        )
+        if new and batch_id is not None:
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(**_BATCH_CHANGED))
+        return StatusChange(new=new, advanced=new and advanced, shown=shown)
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
         with self._tx() as conn:
@@ -758,11 +841,7 @@ class Store:
 
     def timeline(self, send_id: str) -> list[StatusRow]:
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(statuses)
-                .where(statuses.c.send_id == send_id)
-                .order_by(statuses.c.received_at, statuses.c.status)
-            ).mappings()
+            rows = conn.execute(_TIMELINE, {"send_id": send_id}).mappings()
             return [
                 StatusRow(
                     status=r["status"],
@@ -789,10 +868,14 @@ class Store:
 
 
 def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
-    """INSERT that does nothing on a key conflict, in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing()
-    return sqlite_insert(table).on_conflict_do_nothing()
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the key, in the connection's dialect."""
+    return _insert_ignore_for(conn.dialect.name, table)
+
+
+@functools.cache
+def _insert_ignore_for(dialect: str, table: sa.Table) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
