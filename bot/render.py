@@ -18,9 +18,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -132,42 +131,42 @@ class ThreadRenderer:
 
     def render(self, send_id: str) -> None:
         """Bring the thread up to date; returns at once if another worker holds the lease."""
-        self._keep_up(send_id, sends, self.store.get_send, self._pass, self.schedule)
+        self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
 
     def render_batch(self, batch_id: str) -> None:
         """Bring a group send's progress message up to date."""
         self._keep_up(
-            batch_id, batches, self.store.get_batch, self._batch_pass, self.schedule_batch
+            batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
         )
 
     def _keep_up(
         self,
         row_id: str,
-        table: sa.Table,
+        record: type[Row],
         load: Callable[[str], Row | None],
-        do_pass: Callable[[Row], bool],
+        do_pass: Callable[[Row, dict[str, Any]], bool],
         again: Callable[[str], None],
     ) -> None:
         """One pass under the row's lease, if it is dirty; what is left is scheduled, never
         slept on, so a few render workers keep many threads up to date.
 
         Passes that write are at least `min_interval` apart, across workers and instances
-        (`rendered_at`), so a burst of changes is coalesced into one edit a second.
+        (`rendered_at`), so a burst of changes is coalesced into one edit a second. A pass
+        notes what its edits now show in `shown`, stored as the lease is released.
         """
-        if not self.store.acquire_render(
-            row_id, self._owner, seconds=self.lease_seconds, table=table, only_dirty=True
-        ):
+        row = self.store.acquire_render(record, row_id, self._owner, seconds=self.lease_seconds)
+        if row is None:
             return
         shown: int | None = None
+        marks: dict[str, Any] = {}
         wrote_at: datetime | None = None
         retry_in: float | None = None
         try:
-            row = load(row_id)
-            wait = self._too_soon(row.rendered_at) if row is not None else 0.0
-            if row is not None and wait > 0:
+            wait = self._too_soon(row.rendered_at)
+            if wait > 0:
                 retry_in = wait
-            elif row is not None:
-                if do_pass(row):
+            else:
+                if do_pass(row, marks):
                     wrote_at = utcnow()
                 shown = row.version
         except _GiveUp:
@@ -176,10 +175,17 @@ class ThreadRenderer:
         except _NotReady:
             retry_in = NOT_READY_RETRY
         except SlackClientError:
-            logger.exception("Failed to update Slack for %s %s; will retry", table.name, row_id)
+            logger.exception(
+                "Failed to update Slack for %s %s; will retry", record.__name__, row_id
+            )
         finally:
             still_dirty = self.store.finish_render(
-                row_id, self._owner, shown, table=table, wrote_at=wrote_at
+                row_id,
+                self._owner,
+                shown,
+                table=sends if record is SendRecord else batches,
+                wrote_at=wrote_at,
+                **marks,
             )
         if retry_in is None and still_dirty and shown is not None:
             retry_in = self.min_interval if wrote_at is not None else 0.0
@@ -194,24 +200,28 @@ class ThreadRenderer:
 
     def show_wait(self, send_id: str, seconds: float) -> None:
         """Say in the thread that the provider asked to wait, posting the record early."""
-        if not self.store.acquire_render(
-            send_id, self._owner, seconds=self.lease_seconds, only_dirty=False
-        ):
+        send = self.store.acquire_render(
+            SendRecord, send_id, self._owner, seconds=self.lease_seconds, only_dirty=False
+        )
+        if send is None:
             return
+        marks: dict[str, Any] = {}
         try:
-            send = self.store.get_send(send_id)
-            if send is None or send.channel_id is None:
+            if send.channel_id is None:
                 return
-            send, _ = self._record(send, self.senders(send))
+            send, _ = self._record(send, self.senders(send), marks)
             thread = send.thread_ts or send.message_ts
             self._post(send, thread, blocks.wait_reply(seconds))
         except (SlackClientError, _GiveUp):
             logger.exception("Failed to say in Slack that send %s waits", send_id)
         finally:
-            self.store.finish_render(send_id, self._owner, None)
+            self.store.finish_render(send_id, self._owner, None, **marks)
 
-    def _pass(self, send: SendRecord) -> bool:
-        """One pass: post what is missing, edit what changed. True if Slack was written to."""
+    def _pass(self, send: SendRecord, marks: dict[str, Any]) -> bool:
+        """One pass: post what is missing, edit what changed. True if Slack was written to.
+
+        What is posted is stored at once (so a message is never posted twice); what an edit
+        shows goes into `marks` (an edit done twice is harmless)."""
         if send.channel_id is None or send.state in _NEVER_SHOWN:
             return False
         if send.batch_id is not None:
@@ -220,7 +230,7 @@ class ThreadRenderer:
             return False
         sender = self.senders(send)
         wrote = False
-        send, posted = self._record(send, sender)
+        send, posted = self._record(send, sender, marks)
         wrote |= posted
         thread = send.thread_ts or send.message_ts
         assert thread is not None
@@ -236,7 +246,7 @@ class ThreadRenderer:
         # finds every failure and unknown status before it already said.
         rows = self.store.timeline(send.id)
         wrote |= self._event_replies(send, thread, rows)
-        wrote |= self._status_reply(send, thread, rows)
+        wrote |= self._status_reply(send, thread, rows, marks)
         if wrote and self.on_change is not None:
             self.on_change(send)
         return wrote
@@ -264,7 +274,7 @@ class ThreadRenderer:
         self.schedule_batch(batch.id)
         return wrote
 
-    def _batch_pass(self, batch: BatchRecord) -> bool:
+    def _batch_pass(self, batch: BatchRecord, marks: dict[str, Any]) -> bool:
         """The group's one progress message, posted once and edited as members advance."""
         if batch.channel_id is None or batch.state in _NEVER_SHOWN:
             return False
@@ -289,10 +299,12 @@ class ThreadRenderer:
             ts=batch.message_ts,
             **message.as_kwargs(),
         )
-        self.store.update_batch(batch.id, shown=message.text)
+        marks["shown"] = message.text
         return True
 
-    def _record(self, send: SendRecord, sender: Sender) -> tuple[SendRecord, bool]:
+    def _record(
+        self, send: SendRecord, sender: Sender, marks: dict[str, Any]
+    ) -> tuple[SendRecord, bool]:
         """The channel message (or the offer message in a file's thread), with the latest status."""
         label = _label(send)
         message = blocks.record(send, sender)
@@ -305,9 +317,12 @@ class ThreadRenderer:
         self._call(
             send, "chat_update", channel=send.channel_id, ts=send.message_ts, **message.as_kwargs()
         )
-        return self._set(send, message_status=label), True
+        marks["message_status"] = label
+        return dataclasses.replace(send, message_status=label), True
 
-    def _status_reply(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
+    def _status_reply(
+        self, send: SendRecord, thread: str, rows: list[StatusRow], marks: dict[str, Any]
+    ) -> bool:
         if send.provider_status is None or send.status_shown == send.provider_status:
             return False
         message = blocks.status_reply(send, rows)
@@ -322,7 +337,7 @@ class ThreadRenderer:
                 ts=send.status_ts,
                 **message.as_kwargs(),
             )
-            self._set(send, status_shown=send.provider_status)
+            marks["status_shown"] = send.provider_status
         return True
 
     def _event_replies(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
@@ -419,15 +434,7 @@ class _NotReady(Exception):
     """Not showable yet (a group member before its progress message): left dirty for later."""
 
 
-class Versioned(Protocol):
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def rendered_at(self) -> datetime | None: ...
-
-
-Row = TypeVar("Row", bound=Versioned)
+Row = TypeVar("Row", SendRecord, BatchRecord)
 
 
 def _label(send: SendRecord) -> str:

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -724,28 +724,17 @@ class Store:
     # keeping Slack in step
 
     def acquire_render(
-        self,
-        row_id: str,
-        owner: str,
-        *,
-        seconds: float,
-        table: sa.Table = sends,
-        only_dirty: bool = True,
-    ) -> bool:
-        """Take the row's render lease, unless someone else holds an unexpired one (or, with
-        `only_dirty`, Slack already shows the row's latest version)."""
+        self, record: type[R], row_id: str, owner: str, *, seconds: float, only_dirty: bool = True
+    ) -> R | None:
+        """Take the row's render lease and read the row, in one statement; None if someone
+        else holds an unexpired lease (or, with `only_dirty`, Slack already shows the row's
+        latest version)."""
         now = utcnow()
-        until = table.c.render_until
-        conditions = [table.c.id == row_id, sa.or_(until.is_(None), until < now)]
-        if only_dirty:
-            conditions.append(table.c.dirty.is_(True))
+        params = {"p_id": row_id, "p_now": now, "p_owner": owner}
+        params["p_until"] = now + timedelta(seconds=seconds)
         with self._tx() as conn:
-            result = conn.execute(
-                table.update()
-                .where(*conditions)
-                .values(render_owner=owner, render_until=now + timedelta(seconds=seconds))
-            )
-            return result.rowcount == 1
+            row = conn.execute(_acquire(_TABLES[record], only_dirty), params).mappings().first()
+            return record.from_row(row) if row else None
 
     def finish_render(
         self,
@@ -755,25 +744,26 @@ class Store:
         *,
         table: sa.Table = sends,
         wrote_at: datetime | None = None,
+        **shown: Any,
     ) -> bool:
         """Release the lease having shown `version` (None: shown nothing); True if still dirty.
 
-        `wrote_at`, the time of the last write to Slack, spaces the next holder's first write.
+        `wrote_at`, the time of the last write to Slack, spaces the next holder's first write;
+        `shown` are fields that say what Slack now shows (a status the channel message shows),
+        kept only while the lease is still ours: a later holder redoes what we did not keep.
         """
-        values: dict[str, Any] = {"render_owner": None, "render_until": None}
+        values: dict[str, Any] = {f"f_{key}": value for key, value in shown.items()}
+        values.update(p_id=row_id, p_owner=owner)
         if wrote_at is not None:
-            values["rendered_at"] = wrote_at
+            values["f_rendered_at"] = wrote_at
         if version is not None:
-            values["rendered_version"] = version
-            values["dirty"] = table.c.version > version
+            values["p_version"] = version
+        statement = _finish(table, tuple(sorted(shown)), wrote_at is not None, version is not None)
         with self._tx() as conn:
-            conn.execute(
-                table.update()
-                .where(table.c.id == row_id, table.c.render_owner == owner)
-                .values(**values)
-            )
-            dirty = conn.execute(sa.select(table.c.dirty).where(table.c.id == row_id)).scalar()
-            return bool(dirty)
+            row = conn.execute(statement, values).first()
+            if row is None:  # the lease expired and someone else holds it now
+                return False
+            return bool(row[0])
 
     def dirty_rows(self, *, limit: int = 100, table: sa.Table = sends) -> list[str]:
         """Rows that Slack lags behind and that nobody is updating now."""
@@ -865,6 +855,41 @@ class Store:
         if record is None:
             raise LookupError(f"no send {send_id}")
         return record
+
+
+R = TypeVar("R", SendRecord, BatchRecord)
+_TABLES: dict[type[Rendered], sa.Table] = {SendRecord: sends, BatchRecord: batches}
+
+
+@functools.cache
+def _acquire(table: sa.Table, only_dirty: bool) -> Any:
+    until = table.c.render_until
+    conditions = [table.c.id == _P("p_id"), sa.or_(until.is_(None), until < _P("p_now", type_=_TS))]
+    if only_dirty:
+        conditions.append(table.c.dirty.is_(True))
+    return (
+        table.update()
+        .where(*conditions)
+        .values(render_owner=_P("p_owner"), render_until=_P("p_until", type_=_TS))
+        .returning(*table.c)
+    )
+
+
+@functools.cache
+def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool) -> Any:
+    values: dict[str, Any] = {"render_owner": None, "render_until": None}
+    for name in (*fields, *(["rendered_at"] if wrote else [])):
+        values[name] = _P(f"f_{name}", type_=table.c[name].type)
+    if shown:
+        version = _P("p_version", type_=sa.Integer)
+        values["rendered_version"] = version
+        values["dirty"] = table.c.version > version
+    return (
+        table.update()
+        .where(table.c.id == _P("p_id"), table.c.render_owner == _P("p_owner"))
+        .values(**values)
+        .returning(table.c.dirty)
+    )
 
 
 def _insert_ignore(conn: Connection, table: sa.Table) -> Any:

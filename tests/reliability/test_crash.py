@@ -119,6 +119,8 @@ def _crash(rig: Rig) -> Crash:
     slow, confirmation = draft_text(rig, app, "During the crash: your parcel")
     app.driver.click(ids.SEND, slow.id, user=USER, channel=CHANNEL, message=confirmation)
     slow_sending = rig.wait_state(slow.id, SendState.SENDING, timeout=5)
+    # `sending` is recorded just before the request goes out: kill once the provider has it
+    wait_until(lambda: requests_for(rig, slow.external_id) == 1, 5, "the slow request")
     app.kill()  # between the `sending` record and the provider's answer
     killed_at = time.monotonic()
     assert rig.current(slow.id).state is SendState.SENDING
