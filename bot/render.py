@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Slack errors that no retry will fix: the thread is given up, not retried forever.
 NOT_READY_RETRY = 1.0
+_REMEMBERED_WRITES = 4096
 PERMANENT_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -82,6 +83,9 @@ class ThreadRenderer:
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         self._later = _Later()
+        self._lock = threading.Lock()
+        self._busy: dict[str, bool] = {}  # row → asked again while queued or running
+        self._wrote: dict[str, float] = {}  # row → when this process last wrote it to Slack
         # Told of every send whose thread changed (the Home tab listens).
         self.on_change: Callable[[SendRecord], None] | None = None
 
@@ -89,29 +93,58 @@ class ThreadRenderer:
 
     def schedule(self, send_id: str) -> None:
         """Update the send's thread in the background."""
-        try:
-            self._executor.submit(self._render_logged, send_id)
-        except RuntimeError:  # shutting down: the sweeper of the next start will do it
-            logger.info("Not rendering send %s: shutting down", send_id)
-
-    def _render_logged(self, send_id: str) -> None:
-        try:
-            self.render(send_id)
-        except Exception:
-            logger.exception("Failed to update the Slack thread of send %s", send_id)
+        self._submit(send_id, self.render)
 
     def schedule_batch(self, batch_id: str) -> None:
         """Update a group send's progress message in the background."""
-        try:
-            self._executor.submit(self._logged, self.render_batch, batch_id)
-        except RuntimeError:
-            logger.info("Not rendering batch %s: shutting down", batch_id)
+        self._submit(batch_id, self.render_batch)
 
-    def _logged(self, fn: Callable[[str], None], row_id: str) -> None:
+    def _submit(self, row_id: str, fn: Callable[[str], None]) -> None:
+        """Run `fn(row_id)` on a render worker, unless this process will anyway: a pass that
+        is queued or running for the row is told to run again when it ends, a row written to
+        Slack less than `min_interval` ago waits for the interval, and a row already waiting
+        is left to wait. A burst of changes to one send costs one pass, not one per change."""
+        with self._lock:
+            if row_id in self._busy:
+                self._busy[row_id] = True
+                return
+            if self._later.pending(row_id):
+                return
+            wait = self._local_wait(row_id)
+            if wait > 0:
+                self._later.call(wait, lambda later_id: self._submit(later_id, fn), row_id)
+                return
+            self._busy[row_id] = False
+        try:
+            self._executor.submit(self._run, row_id, fn)
+        except RuntimeError:  # shutting down: the sweeper of the next start will do it
+            with self._lock:
+                self._busy.pop(row_id, None)
+            logger.info("Not updating Slack for %s: shutting down", row_id)
+
+    def _run(self, row_id: str, fn: Callable[[str], None]) -> None:
         try:
             fn(row_id)
         except Exception:
             logger.exception("Failed to update Slack for %s", row_id)
+        finally:
+            with self._lock:
+                again = self._busy.pop(row_id, False)
+            if again:
+                self._submit(row_id, fn)
+
+    def _local_wait(self, row_id: str) -> float:
+        """Seconds until this process may write the row to Slack again (it wrote it last)."""
+        wrote = self._wrote.get(row_id)
+        return 0.0 if wrote is None else self.min_interval - (time.monotonic() - wrote)
+
+    def _note_write(self, row_id: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if len(self._wrote) > _REMEMBERED_WRITES:
+                cutoff = now - self.min_interval
+                self._wrote = {k: v for k, v in self._wrote.items() if v > cutoff}
+            self._wrote[row_id] = now
 
     def sweep(self) -> int:
         """Schedule every send or batch that is dirty and not being updated; how many."""
@@ -168,6 +201,7 @@ class ThreadRenderer:
             else:
                 if do_pass(row, marks):
                     wrote_at = utcnow()
+                    self._note_write(row_id)
                 shown = row.version
         except _GiveUp:
             gone = load(row_id)
@@ -407,6 +441,10 @@ class _Later:
             self._pending.add(row_id)
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._count), fn, row_id))
             self._cond.notify()
+
+    def pending(self, row_id: str) -> bool:
+        with self._cond:
+            return row_id in self._pending
 
     def stop(self) -> None:
         with self._cond:

@@ -7,7 +7,9 @@ instances on one PostgreSQL) a draft is confirmed once and a send is attempted o
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -360,10 +362,8 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # SQLite has one writer at a time: threads of one process queue here rather than in
-        # SQLite's busy handler, whose backoff sleeps (up to 100 ms) made the p99.
         self._write_lock: AbstractContextManager[object] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+            _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
         )
 
     @classmethod
@@ -379,6 +379,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if isinstance(self._write_lock, _WriterLock):
+            self._write_lock.close()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -855,6 +857,55 @@ class Store:
         if record is None:
             raise LookupError(f"no send {send_id}")
         return record
+
+
+class _WriterLock:
+    """SQLite has one writer at a time. Writers queue for it here: the threads of a process
+    on a lock, the processes (gunicorn workers, instances on one machine) on an `flock` of a
+    file beside the database. Both wake a waiter as soon as the lock is free, where SQLite's
+    busy handler polls with sleeps of up to 100 ms, which made the p99."""
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        in_memory = database in (None, "", ":memory:") or str(database).startswith("file:")
+        self._path = None if in_memory else f"{database}-writer.lock"
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._path is not None:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except BaseException:
+                self._depth -= 1
+                self._threads.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._depth == 1 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._depth -= 1
+            self._threads.release()
+
+    def _file(self) -> int:
+        """The lock file, opened once per process: a forked child must not share the
+        parent's open file, whose flock would then be theirs together."""
+        assert self._path is not None
+        if self._fd is None or self._pid != os.getpid():
+            self.close()
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 R = TypeVar("R", SendRecord, BatchRecord)
