@@ -11,6 +11,7 @@ import fcntl
 import functools
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -954,13 +955,43 @@ def _insert_ignore_for(dialect: str, table: sa.Table) -> Any:
     return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle for a while (a database
+    restart or an idle timeout breaks idle connections): `pool_pre_ping` would add a round
+    trip to every transaction. A connection that fails the check is replaced, unseen."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get("last_used")
+        if last_used is None or time.monotonic() - last_used < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_conn.rollback()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(f"an idle connection is gone: {exc}") from exc
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine tuned for the backend: WAL and a busy timeout for SQLite."""
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+        server = sa.create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=10, pool_recycle=1800
         )
+        _ping_when_idle(server)
+        return server
     in_memory = parsed.database in (None, "", ":memory:")
     pooling: dict[str, Any] = (
         {"poolclass": StaticPool}

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from bot import store as store_module
 from bot.store import SendState, Store
 
 
@@ -170,3 +176,57 @@ def test_media_is_read_back_in_slices(store: Store) -> None:
     assert [len(c) for c in chunks] == [300_000, 300_000, 300_000, 124_004]
     assert b"".join(chunks) == data
     assert list(store.media_chunks("gone", size=10)) == []
+
+
+def test_an_idle_postgresql_connection_that_died_is_replaced_unseen(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections are checked only after sitting idle, so a database restart (here: the
+    server ends the pooled connection) costs no request an error."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the idle check is PostgreSQL's; SQLite connections are files")
+    send_id = new_send(store)
+    with store.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    killer = sa.create_engine(store.engine.url)
+    with killer.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    killer.dispose()
+    monkeypatch.setattr(store_module, "IDLE_PING_SECONDS", 0.0)
+    send = store.get_send(send_id)
+    assert send is not None and send.id == send_id
+
+
+def test_sqlite_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
+    """Writers in different processes queue on the lock file beside the database (woken when
+    it is free), not in SQLite's busy handler: a write waits while another process holds the
+    writer lock, even before that process has begun its transaction."""
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    store = Store.from_url(url)
+    store.create_schema()
+    send_id = new_send(store)
+    holding, released = tmp_path / "holding", tmp_path / "released"
+    script = f"""
+import time
+from pathlib import Path
+from bot.store import Store
+store = Store.from_url({url!r})
+with store._write_lock:
+    Path({str(holding)!r}).write_text("x")
+    time.sleep(0.5)
+    Path({str(released)!r}).write_text("x")
+"""
+    holder = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 20
+        while not holding.exists():
+            assert holder.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        store.set_send_fields(send_id, status_ts="1.2")
+        assert released.exists(), "the write did not wait for the other process's lock"
+    finally:
+        holder.wait(20)
+    assert holder.returncode == 0
+    send = store.get_send(send_id)
+    assert send is not None and send.status_ts == "1.2"
+    store.close()
