@@ -182,6 +182,53 @@ _TIMELINE = (
     .where(statuses.c.send_id == _P("send_id"))
     .order_by(statuses.c.received_at, statuses.c.status)
 )
+# take_callback on PostgreSQL in one statement. Every part reads the database as it was
+# before the statement, except that `recorded` reads what `changed` returns, so a status is
+# `advanced` exactly when the UPDATE (which waits for concurrent ones) made it the shown one.
+_PG_TAKE_CALLBACK = sa.text(
+    """
+WITH target AS (
+    SELECT id, external_id, provider_status FROM sends WHERE callback_token = :token
+), accepted AS (
+    SELECT id FROM target
+    WHERE CAST(:external_id AS VARCHAR) IS NULL OR external_id = :external_id
+), kept AS (
+    INSERT INTO callbacks (send_id, received_at, status, body)
+    SELECT id, :at, :status, :body FROM accepted
+    RETURNING send_id
+), changed AS (
+    UPDATE sends SET
+        provider_status = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
+            THEN :status ELSE provider_status END,
+        provider_status_at = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
+            THEN :at ELSE provider_status_at END,
+        provider_rank = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
+            THEN :rank ELSE provider_rank END,
+        updated_at = :at, version = version + 1, dirty = true
+    WHERE id IN (SELECT id FROM accepted) AND CAST(:status AS VARCHAR) IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM statuses s WHERE s.send_id = sends.id AND s.status = :status)
+    RETURNING id, provider_status, batch_id
+), recorded AS (
+    INSERT INTO statuses (send_id, status, received_at, provider_date, detail, advanced)
+    SELECT id, :status, :at, :provider_date, :detail, provider_status = :status FROM changed
+    ON CONFLICT DO NOTHING
+    RETURNING send_id
+), touched AS (
+    UPDATE batches SET version = version + 1, dirty = true
+    WHERE id IN (SELECT batch_id FROM changed) AND EXISTS (SELECT 1 FROM recorded)
+    RETURNING id
+)
+SELECT target.id,
+       EXISTS (SELECT 1 FROM accepted),
+       EXISTS (SELECT 1 FROM recorded),
+       (SELECT provider_status FROM changed),
+       target.provider_status
+FROM target
+"""
+).bindparams(
+    sa.bindparam("at", type_=_TS),
+    sa.bindparam("rank", type_=sa.Integer),
+)
 _RANKS_BELOW = sa.or_(
     sends.c.provider_rank.is_(None), sends.c.provider_rank < _P("p_rank", type_=sa.Integer)
 )
@@ -363,6 +410,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._server = engine.dialect.name != "sqlite"
         self._write_lock: AbstractContextManager[object] = (
             _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
         )
@@ -393,9 +441,26 @@ class Store:
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _one(self) -> Iterator[Connection]:
+        """A connection for one write statement, atomic on its own: on PostgreSQL it is sent
+        alone (one round trip, no BEGIN and COMMIT); SQLite writers still queue for the lock."""
+        if not self._server:
+            with self._tx() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn:
-            conn.execution_options(**{_READONLY: True})
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reads, each statement on its own: no BEGIN and no ROLLBACK to
+        send (on PostgreSQL, a read is one round trip instead of three)."""
+        with self.engine.connect() as conn:
+            if self._server:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn.execution_options(**{_READONLY: True})
             yield conn
 
     # sends
@@ -498,7 +563,7 @@ class Store:
         """update_send without reading the row back, for callers that know what they wrote."""
         if "state" in changes:
             raise ValueError("use transition() to change a send's state")
-        with self._tx() as conn:
+        with self._one() as conn:
             conn.execute(
                 sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
             )
@@ -593,7 +658,7 @@ class Store:
 
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, on any instance."""
-        with self._tx() as conn:
+        with self._one() as conn:
             insert = _insert_ignore(conn, slack_events)
             row = conn.execute(insert, {"event_id": event_id, "received_at": utcnow()}).first()
             return row is not None
@@ -651,6 +716,10 @@ class Store:
         send, nothing stored), refuse another send's externalId, keep the body verbatim and
         record its status, if any."""
         at = utcnow()
+        if self._server:
+            return self._take_callback_at_once(
+                token, raw, at, external_id, status, rank, provider_date, detail
+            )
         with self._tx() as conn:
             row = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
             if row is None:
@@ -663,6 +732,46 @@ class Store:
                 return CallbackTaken(send_id)
             change = self._add_status(conn, send_id, status, rank, at, provider_date, detail)
             return CallbackTaken(send_id, change=change)
+
+    def _take_callback_at_once(
+        self,
+        token: str,
+        raw: str,
+        at: datetime,
+        external_id: str | None,
+        status: str | None,
+        rank: int,
+        provider_date: str | None,
+        detail: str | None,
+    ) -> CallbackTaken | None:
+        """take_callback on PostgreSQL: one statement, so one round trip, atomic on its own.
+        It does what the SQLite path's statements do, in the same order (see _add_status)."""
+        params = {
+            "token": token,
+            "body": raw,
+            "at": at,
+            "external_id": external_id,
+            "status": status,
+            "rank": rank,
+            "provider_date": provider_date,
+            "detail": detail,
+        }
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            row = conn.execute(_PG_TAKE_CALLBACK, params).first()
+        if row is None:
+            return None
+        send_id, accepted, new, changed_status, old_status = row
+        if not accepted:
+            return CallbackTaken(send_id, mismatch=True)
+        if status is None:
+            return CallbackTaken(send_id)
+        if changed_status is None or not new:  # a duplicate: nothing shown changed
+            # (a concurrent duplicate passes the UPDATE, and reads what it left)
+            shown = changed_status if changed_status is not None else old_status
+            return CallbackTaken(send_id, change=StatusChange(False, False, shown))
+        advanced = changed_status == status
+        return CallbackTaken(send_id, change=StatusChange(True, advanced, changed_status))
 
     @staticmethod
     def _keep_callback(
@@ -717,7 +826,7 @@ class Store:
         return StatusChange(new=new, advanced=new and advanced, shown=shown)
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
-        with self._tx() as conn:
+        with self._one() as conn:
             conn.execute(
                 statuses.update()
                 .where(statuses.c.send_id == send_id, statuses.c.status == status)
@@ -735,7 +844,7 @@ class Store:
         now = utcnow()
         params = {"p_id": row_id, "p_now": now, "p_owner": owner}
         params["p_until"] = now + timedelta(seconds=seconds)
-        with self._tx() as conn:
+        with self._one() as conn:
             row = conn.execute(_acquire(_TABLES[record], only_dirty), params).mappings().first()
             return record.from_row(row) if row else None
 
@@ -762,7 +871,7 @@ class Store:
         if version is not None:
             values["p_version"] = version
         statement = _finish(table, tuple(sorted(shown)), wrote_at is not None, version is not None)
-        with self._tx() as conn:
+        with self._one() as conn:
             row = conn.execute(statement, values).first()
             if row is None:  # the lease expired and someone else holds it now
                 return False
@@ -825,7 +934,7 @@ class Store:
             return BatchRecord.from_row(row)
 
     def update_batch(self, batch_id: str, **changes: Any) -> None:
-        with self._tx() as conn:
+        with self._one() as conn:
             conn.execute(
                 batches.update()
                 .where(batches.c.id == batch_id)
@@ -1017,8 +1126,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Reads run in a deferred transaction, so with WAL they never wait for a writer.
-        readonly = conn.get_execution_options().get(_READONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # Reads run without a transaction: with WAL each statement reads a snapshot and
+        # never waits for a writer. Writers take the write lock as they begin.
+        if not conn.get_execution_options().get(_READONLY, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

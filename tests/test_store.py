@@ -230,3 +230,71 @@ with store._write_lock:
     send = store.get_send(send_id)
     assert send is not None and send.status_ts == "1.2"
     store.close()
+
+
+def test_a_callback_is_taken_whole_or_not_at_all(store: Store) -> None:
+    """take_callback, what a status callback costs: lookup, raw body, status, in one go."""
+    send_id = new_send(store)
+    send = store.get_send(send_id)
+    assert send is not None
+    token, ext = send.callback_token, send.external_id
+
+    def take(status: str | None, rank: int = 0, external_id: str | None = ext) -> Any:
+        body = f'{{"status": "{status}"}}'
+        return store.take_callback(token, body, external_id=external_id, status=status, rank=rank)
+
+    assert store.take_callback("no-such-token", "{}", external_id=None, status="SENT") is None
+    wrong = take("SENT", 30, external_id="someone-else")
+    assert wrong.send_id == send_id and wrong.mismatch and wrong.change is None
+    assert store.callbacks_for(send_id) == [] and store.timeline(send_id) == []
+
+    quiet = take(None)
+    assert not quiet.mismatch and quiet.change is None
+    first = take("SENT", 30, external_id=None)  # no externalId in the body: the URL decides
+    assert (first.change.new, first.change.advanced, first.change.shown) == (True, True, "SENT")
+    late = take("QUEUE", 10)
+    assert (late.change.new, late.change.advanced, late.change.shown) == (True, False, "SENT")
+    again = take("SENT", 30)
+    assert (again.change.new, again.change.advanced, again.change.shown) == (False, False, "SENT")
+
+    assert [status for _, status, _ in store.callbacks_for(send_id)] == [
+        None,
+        "SENT",
+        "QUEUE",
+        "SENT",
+    ]
+    rows = store.timeline(send_id)
+    assert [(r.status, r.advanced) for r in rows] == [("SENT", True), ("QUEUE", False)]
+    after = store.get_send(send_id)
+    assert after is not None and after.provider_status == "SENT" and after.provider_rank == 30
+    assert after.dirty and after.version == send.version + 2  # two new statuses, two changes
+
+
+def test_concurrent_duplicate_callbacks_are_kept_but_recorded_once(store: Store) -> None:
+    send_id = new_send(store)
+    send = store.get_send(send_id)
+    assert send is not None
+    results = race(
+        10,
+        lambda: store.take_callback(
+            send.callback_token, "{}", external_id=None, status="DELIVERED", rank=40
+        ),
+    )
+    changes = [r.change for r in results]  # type: ignore[attr-defined]
+    assert sum(c.new for c in changes) == 1 and sum(c.advanced for c in changes) == 1
+    assert {c.shown for c in changes} == {"DELIVERED"}
+    assert len(store.callbacks_for(send_id)) == 10
+    assert [(r.status, r.advanced) for r in store.timeline(send_id)] == [("DELIVERED", True)]
+
+
+def test_a_group_members_new_status_marks_its_group_changed(store: Store) -> None:
+    store.add_batch(id="b" * 32, group_name="crew", total=1)
+    send_id = new_send(store, batch_id="b" * 32)
+    send = store.get_send(send_id)
+    assert send is not None
+    before = store.get_batch("b" * 32)
+    assert before is not None
+    store.take_callback(send.callback_token, "{}", external_id=None, status="SENT", rank=30)
+    store.take_callback(send.callback_token, "{}", external_id=None, status="SENT", rank=30)
+    after = store.get_batch("b" * 32)
+    assert after is not None and after.dirty and after.version == before.version + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -62,8 +63,12 @@ def status_store(
         yield store
 
 
+_URLS: dict[str, tuple[str, str]] = {}  # send → its callback token and externalId
+
+
 def new_send(store: Store) -> str:
     send_id = secrets.token_hex(16)
+    _URLS[send_id] = (secrets.token_urlsafe(24), secrets.token_hex(8))
     store.add_send(
         id=send_id,
         source="slash",
@@ -72,17 +77,23 @@ def new_send(store: Store) -> str:
         recipient="+573001234567",
         kind="text",
         body="hello",
-        external_id=secrets.token_hex(8),
-        callback_token=secrets.token_urlsafe(24),
+        external_id=_URLS[send_id][1],
+        callback_token=_URLS[send_id][0],
         state="sent",
     )
     return send_id
 
 
 def receive(store: Store, send_id: str, raw: str) -> None:
-    """What StatusIntake does with a callback's status."""
+    """What StatusIntake does with a callback: the body kept and its status recorded, in the
+    one store call it makes."""
     info = describe(raw)
-    store.add_status(send_id, info.name, rank=info.rank)
+    token, external_id = _URLS[send_id]
+    body = json.dumps({"status": raw, "externalId": external_id})
+    taken = store.take_callback(
+        token, body, external_id=external_id, status=info.name, rank=info.rank
+    )
+    assert taken is not None and taken.send_id == send_id and not taken.mismatch
 
 
 def expected(arrivals: list[str]) -> str:
@@ -174,9 +185,17 @@ def test_concurrent_arrivals_show_the_most_advanced(status_store: Store) -> None
             thread.join(30)
         send = status_store.get_send(send_id)
         assert send is not None
-        timeline = [row.status for row in status_store.timeline(send_id)]
-        if send.provider_status != "READ" or sorted(timeline) != sorted(PROGRESS):
-            wrong.append((send.provider_status, timeline))
+        rows = status_store.timeline(send_id)
+        timeline = [row.status for row in rows]
+        kept = len(status_store.callbacks_for(send_id))
+        read_advanced = any(row.status == "READ" and row.advanced for row in rows)
+        if (
+            send.provider_status != "READ"
+            or sorted(timeline) != sorted(PROGRESS)
+            or kept != 6 * len(PROGRESS)
+            or not read_advanced
+        ):
+            wrong.append((send.provider_status, timeline, kept, read_advanced))
     figures.add(
         f"order:{_backend(status_store)}",
         f"status arrival orders: permutations, duplicates, concurrent ({_backend(status_store)})",
