@@ -11,7 +11,7 @@ from bot import ids, statuses
 from bot.commands import EXAMPLES, STATUS_EXAMPLE
 from bot.config import Sender
 from bot.media.remote import RemoteMedia
-from bot.store import BatchRecord, SendRecord, SendState, StatusRow
+from bot.store import BatchRecord, SendRecord, SendState, SendSummary, StatusRow
 from bot.whatsapp.payloads import MessageKind
 
 Block = dict[str, Any]
@@ -558,7 +558,7 @@ def member_failure(send: SendRecord, row: StatusRow) -> SlackMessage:
 MAX_VIEW_BLOCKS = 100
 
 
-def _send_line(send: SendRecord, sender_label: str) -> str:
+def _send_line(send: SendSummary, sender_label: str) -> str:
     if send.provider_status:
         info = statuses.describe(send.provider_status)
         status = f"{info.emoji} *{esc(info.name)}*"
@@ -580,7 +580,7 @@ def home(
     channels: Sequence[tuple[str, Sequence[Sender], bool]],
     anywhere: Sequence[Sender] | None,
     may_send: bool,
-    sends: Sequence[tuple[SendRecord, str]],
+    sends: Sequence[tuple[SendSummary, str]],
     total: int,
 ) -> Block:
     """The Home tab: where the viewer may send and from which numbers, then their sends."""

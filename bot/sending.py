@@ -12,7 +12,7 @@ from typing import Any
 
 from bot import phones, tokens
 from bot.config import Config, Sender
-from bot.store import SendRecord, SendState, Store, utcnow
+from bot.store import SendRecord, SendState, SendSummary, Store, utcnow
 from bot.whatsapp.client import (
     ProviderClient,
     ProviderError,
@@ -197,7 +197,7 @@ class SendService:
             outcome_ts=None,
         )
 
-    def sender_of(self, send: SendRecord) -> Sender:
+    def sender_of(self, send: SendRecord | SendSummary) -> Sender:
         """The configured sender a send used, or one rebuilt from the record if since removed."""
         configured = self.config.senders.get(send.sender_alias)
         if configured is not None and configured.number == send.sender_number:

@@ -336,6 +336,44 @@ _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
 
 
 @dataclass(frozen=True)
+class SendSummary:
+    """What a list of sends shows of each (the Home tab): a few columns, not the whole row."""
+
+    id: str
+    created_at: datetime
+    kind: str
+    recipient: str
+    sender_alias: str
+    sender_number: str
+    state: SendState
+    transaction_id: str | None
+    provider_status: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> SendSummary:
+        values = list(row)
+        values[1] = _aware(values[1])
+        values[6] = SendState(values[6])
+        return cls(*values)
+
+
+_SUMMARY_COLUMNS = [sends.c[f.name] for f in dataclasses.fields(SendSummary)]
+_LISTED = sa.and_(
+    sends.c.user_id == sa.bindparam("user_id"),
+    sends.c.state.in_(
+        [str(s) for s in (SendState.SENDING, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)]
+    ),
+)
+_RECENT = (
+    sa.select(*_SUMMARY_COLUMNS)
+    .where(_LISTED)
+    .order_by(sends.c.created_at.desc())
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_RECENT_COUNT = sa.select(sa.func.count()).select_from(sends).where(_LISTED)
+
+
+@dataclass(frozen=True)
 class StatusRow:
     status: str
     received_at: datetime
@@ -507,20 +545,12 @@ class Store:
         with self._read() as conn:
             return self._find(conn, sends.c.transaction_id == transaction_id)
 
-    def recent_sends(self, user_id: str, *, limit: int) -> tuple[list[SendRecord], int]:
+    def recent_sends(self, user_id: str, *, limit: int) -> tuple[list[SendSummary], int]:
         """A person's latest sends that went to the provider, newest first, and how many in all."""
-        shown = [
-            str(s) for s in (SendState.SENDING, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)
-        ]
-        where = sa.and_(sends.c.user_id == user_id, sends.c.state.in_(shown))
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(sends).where(where).order_by(sends.c.created_at.desc()).limit(limit)
-            ).mappings()
-            records = [SendRecord.from_row(r) for r in rows]
-            total = conn.execute(
-                sa.select(sa.func.count()).select_from(sends).where(where)
-            ).scalar()
+            rows = conn.execute(_RECENT, {"user_id": user_id, "limit": limit})
+            records = [SendSummary.from_row(r) for r in rows]
+            total = conn.execute(_RECENT_COUNT, {"user_id": user_id}).scalar()
             return records, int(total or 0)
 
     def sends_in_state(self, states: Iterable[SendState]) -> list[SendRecord]:
