@@ -446,16 +446,28 @@ class BatchRecord(Rendered):
 class Store:
     """The app's database. Thread-safe; every method is one short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, alone: Engine | None = None) -> None:
+        """`engine` runs transactions; on PostgreSQL, `alone` (autocommit connections of a
+        pool of their own, so that no checkout switches modes) runs what is sent alone."""
         self.engine = engine
         self._server = engine.dialect.name != "sqlite"
+        self._alone = alone or (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._server else engine
+        )
         self._write_lock: AbstractContextManager[object] = (
             _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
         )
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
-        return cls(create_engine(url, pool_size=pool_size))
+        if sa.engine.make_url(url).get_backend_name() == "sqlite":
+            return cls(create_engine(url, pool_size=pool_size))
+        # Two pools sharing the connections one pool would have had.
+        half = max(2, pool_size // 2)
+        return cls(
+            create_engine(url, pool_size=half),
+            create_engine(url, pool_size=half, autocommit=True),
+        )
 
     def create_schema(self) -> None:
         """Create missing tables; safe when several instances start at once."""
@@ -466,6 +478,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._alone.dispose()
         if isinstance(self._write_lock, _WriterLock):
             self._write_lock.close()
 
@@ -486,18 +499,15 @@ class Store:
             with self._tx() as conn:
                 yield conn
             return
-        with self.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self._alone.connect() as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for reads, each statement on its own: no BEGIN and no ROLLBACK to
         send (on PostgreSQL, a read is one round trip instead of three)."""
-        with self.engine.connect() as conn:
-            if self._server:
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:
+        with self._alone.connect() as conn:
+            if not self._server:
                 conn.execution_options(**{_READONLY: True})
             yield conn
 
@@ -786,8 +796,7 @@ class Store:
             "provider_date": provider_date,
             "detail": detail,
         }
-        with self.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self._alone.connect() as conn:
             row = conn.execute(_PG_TAKE_CALLBACK, params).first()
         if row is None:
             return None
@@ -1122,12 +1131,18 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(f"an idle connection is gone: {exc}") from exc
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine tuned for the backend: WAL and a busy timeout for SQLite."""
+def create_engine(url: str, *, pool_size: int = 10, autocommit: bool = False) -> Engine:
+    """An engine tuned for the backend: WAL and a busy timeout for SQLite; for a database
+    server, connections checked when they come back from idle, or autocommit ones."""
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         server = sa.create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=10, pool_recycle=1800
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=10,
+            pool_recycle=1800,
+            **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         )
         _ping_when_idle(server)
         return server

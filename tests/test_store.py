@@ -185,14 +185,21 @@ def test_an_idle_postgresql_connection_that_died_is_replaced_unseen(
     server ends the pooled connection) costs no request an error."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("the idle check is PostgreSQL's; SQLite connections are files")
-    send_id = new_send(store)
-    with store.engine.connect() as conn:
-        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    send_id = new_send(store)  # a transaction, and a read: both pools hold a connection
+    assert store.get_send(send_id) is not None
     killer = sa.create_engine(store.engine.url)
     with killer.connect() as conn:
-        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        ended = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
     killer.dispose()
+    assert ended and ended >= 2
     monkeypatch.setattr(store_module, "IDLE_PING_SECONDS", 0.0)
+    moved = store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
+    assert moved is not None
     send = store.get_send(send_id)
     assert send is not None and send.id == send_id
 
