@@ -96,6 +96,10 @@ class Stands:
         self.files = FileHost()
         self.coffee_url = self.files.add("coffee.jpg", jpeg(), "image/jpeg")
 
+    def pid(self) -> int:
+        """The stand-ins' process, whose CPU time the benchmarks report."""
+        return os.getpid()
+
     def urls(self) -> dict[str, str]:
         return {
             "slack_api": self.slack.api_url,
@@ -439,6 +443,29 @@ def machine_ticks() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
+
+
+def database_server_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (whoever they serve)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry.name))
+    return found
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the machine's CPU time that the hypervisor gave to others (`steal`)."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
+
+
+def steal_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
 
 def machine_busy(before: tuple[int, int], after: tuple[int, int]) -> float:

@@ -64,6 +64,9 @@ class Load:
     seconds: float = 0.0
     cpu: float = 0.0
     busy: float = 0.0
+    # where the rest of the machine's CPU went meanwhile, in seconds
+    others: dict[str, float] = field(default_factory=dict)
+    steal: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -125,7 +128,11 @@ def prepare(config_path: Path, database_url: str, coffee_url: str, count: int) -
 
 
 def post_all(
-    base_url: str | None, planned: Sequence[Planned], concurrency: int, pids: Sequence[int]
+    base_url: str | None,
+    planned: Sequence[Planned],
+    concurrency: int,
+    pids: Sequence[int],
+    stands_pid: int | None = None,
 ) -> Load:
     """Post every send's bodies in order; sends spread over `concurrency` clients.
     With `base_url`, the callback URLs' path is posted to that server instead."""
@@ -155,6 +162,13 @@ def post_all(
                     if not 200 <= status < 300:
                         load.failures.append(f"HTTP {status}: {answer[:100]!r}")
 
+    others = {
+        "stand-ins": [stands_pid] if stands_pid else [],
+        "PostgreSQL": c.database_server_pids(),
+    }
+    others_before = {name: c.cpu_seconds(p) for name, p in others.items()}
+    own_before = time.process_time()
+    steal = c.steal_ticks()
     cpu_before = c.cpu_seconds(pids)
     ticks = c.machine_ticks()
     started = time.perf_counter()
@@ -166,6 +180,9 @@ def post_all(
     load.seconds = time.perf_counter() - started
     load.cpu = c.cpu_seconds(pids) - cpu_before
     load.busy = c.machine_busy(ticks, c.machine_ticks())
+    load.steal = c.steal_share(steal, c.steal_ticks())
+    load.others = {name: c.cpu_seconds(p) - others_before[name] for name, p in others.items()}
+    load.others["load generator"] = time.process_time() - own_before
     return load
 
 
@@ -291,7 +308,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> list[
             )
             bare_load = post_all(bare.url, planned, args.concurrency, bare.pids())
             with c.profiled(app.worker_pids(), args.profile, f"callbacks-{name}"):
-                load = post_all(None, planned, args.concurrency, app.pids())
+                load = post_all(None, planned, args.concurrency, app.pids(), stands.pid())
             checks = check(stands, database_url, planned, len(load.latencies))
             errors = app.error_lines()
         finally:
@@ -343,6 +360,14 @@ def report(name: str, load: Load, bare: Load, checks: Checks, errors: list[str])
         )
     if errors:
         print(f"   {name}: the app logged {len(errors)} error line(s); first: {errors[0][:200]}")
+    count = max(1, len(load.latencies))
+    split = [f"the app {load.cpu / count * 1000:.2f}"] + [
+        f"{who} {seconds / count * 1000:.2f}" for who, seconds in load.others.items() if seconds
+    ]
+    print(
+        f"   {name}: CPU ms per callback: {', '.join(split)}; the machine was "
+        f"{load.busy * 100:.0f}% busy, {load.steal * 100:.0f}% taken by the hypervisor (steal)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

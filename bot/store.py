@@ -176,6 +176,26 @@ _CALLBACK_TARGET = sa.select(sends.c.id, sends.c.external_id).where(
     sends.c.callback_token == _P("token")
 )
 _INSERT_CALLBACK = callbacks.insert()
+_EXTERNAL_ID = _P("external_id", type_=sa.String)
+# Find the send by token and keep the body, in one statement: only if the body names no
+# other send's externalId.
+_KEEP_BY_TOKEN = (
+    callbacks.insert()
+    .from_select(
+        ["send_id", "received_at", "status", "body"],
+        sa.select(
+            sends.c.id,
+            _P("at", type_=_TS),
+            _P("status", type_=sa.String),
+            _P("body", type_=sa.Text),
+        ).where(
+            sends.c.callback_token == _P("token"),
+            sa.or_(_EXTERNAL_ID.is_(None), sends.c.external_id == _EXTERNAL_ID),
+        ),
+    )
+    .returning(callbacks.c.send_id)
+)
+_SEND_BY_ID = sa.select(sends).where(sends.c.id == _P("send_id"))
 _SHOWN = sa.select(sends.c.provider_status).where(sends.c.id == _P("send_id"))
 _TIMELINE = (
     sa.select(statuses)
@@ -543,7 +563,8 @@ class Store:
 
     def get_send(self, send_id: str) -> SendRecord | None:
         with self._read() as conn:
-            return self._find(conn, sends.c.id == send_id)
+            row = conn.execute(_SEND_BY_ID, {"send_id": send_id}).mappings().first()
+            return SendRecord.from_row(row) if row else None
 
     def callback_target(self, token: str) -> tuple[str, str] | None:
         """The id and externalId of the send a callback token belongs to."""
@@ -761,13 +782,12 @@ class Store:
                 token, raw, at, external_id, status, rank, provider_date, detail
             )
         with self._tx() as conn:
-            row = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
-            if row is None:
-                return None
-            send_id, known_external_id = row
-            if external_id is not None and external_id != known_external_id:
-                return CallbackTaken(send_id, mismatch=True)
-            self._keep_callback(conn, send_id, raw, status, at)
+            params = {"token": token, "external_id": external_id, "at": at, "status": status}
+            kept = conn.execute(_KEEP_BY_TOKEN, {**params, "body": raw}).first()
+            if kept is None:  # kept nothing: no such send, or another send's externalId
+                target = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
+                return None if target is None else CallbackTaken(target[0], mismatch=True)
+            send_id = kept[0]
             if status is None:
                 return CallbackTaken(send_id)
             change = self._add_status(conn, send_id, status, rank, at, provider_date, detail)
