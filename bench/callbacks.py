@@ -162,11 +162,16 @@ def post_all(
                     if not 200 <= status < 300:
                         load.failures.append(f"HTTP {status}: {answer[:100]!r}")
 
-    others = {
-        "stand-ins": [stands_pid] if stands_pid else [],
-        "PostgreSQL": c.database_server_pids(),
-    }
-    others_before = {name: c.cpu_seconds(p) for name, p in others.items()}
+    def others() -> dict[str, dict[int, float]]:
+        """CPU seconds so far of each other party's processes (PostgreSQL starts a process
+        per new connection: those started meanwhile count from zero)."""
+        parties = {
+            "stand-ins": [stands_pid] if stands_pid else [],
+            "PostgreSQL": c.database_server_pids(),
+        }
+        return {name: {p: c.cpu_seconds([p]) for p in pids} for name, pids in parties.items()}
+
+    others_before = others()
     own_before = time.process_time()
     steal = c.steal_ticks()
     cpu_before = c.cpu_seconds(pids)
@@ -181,7 +186,10 @@ def post_all(
     load.cpu = c.cpu_seconds(pids) - cpu_before
     load.busy = c.machine_busy(ticks, c.machine_ticks())
     load.steal = c.steal_share(steal, c.steal_ticks())
-    load.others = {name: c.cpu_seconds(p) - others_before[name] for name, p in others.items()}
+    load.others = {
+        name: sum(cpu - others_before[name].get(pid, 0.0) for pid, cpu in now.items())
+        for name, now in others().items()
+    }
     load.others["load generator"] = time.process_time() - own_before
     return load
 
