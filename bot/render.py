@@ -32,15 +32,15 @@ from bot.store import (
     StatusRow,
     Store,
     batches,
-    sends,
     utcnow,
 )
 
 logger = logging.getLogger(__name__)
 
-# Slack errors that no retry will fix: the thread is given up, not retried forever.
 NOT_READY_RETRY = 1.0
+# How many rows' last write times a process keeps before it forgets those past the interval.
 _REMEMBERED_WRITES = 4096
+# Slack errors that no retry will fix: the thread is given up, not retried forever.
 PERMANENT_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -185,7 +185,7 @@ class ThreadRenderer:
 
         Passes that write are at least `min_interval` apart, across workers and instances
         (`rendered_at`), so a burst of changes is coalesced into one edit a second. A pass
-        notes what its edits now show in `shown`, stored as the lease is released.
+        notes what its edits now show in `marks`, stored as the lease is released.
         """
         row = self.store.acquire_render(record, row_id, self._owner, seconds=self.lease_seconds)
         if row is None:
@@ -214,12 +214,7 @@ class ThreadRenderer:
             )
         finally:
             still_dirty = self.store.finish_render(
-                row_id,
-                self._owner,
-                shown,
-                table=sends if record is SendRecord else batches,
-                wrote_at=wrote_at,
-                **marks,
+                record, row_id, self._owner, shown, wrote_at=wrote_at, **marks
             )
         if retry_in is None and still_dirty and shown is not None:
             retry_in = self.min_interval if wrote_at is not None else 0.0
@@ -249,7 +244,7 @@ class ThreadRenderer:
         except (SlackClientError, _GiveUp):
             logger.exception("Failed to say in Slack that send %s waits", send_id)
         finally:
-            self.store.finish_render(send_id, self._owner, None, **marks)
+            self.store.finish_render(SendRecord, send_id, self._owner, None, **marks)
 
     def _pass(self, send: SendRecord, marks: dict[str, Any]) -> bool:
         """One pass: post what is missing, edit what changed. True if Slack was written to.

@@ -909,11 +909,11 @@ class Store:
 
     def finish_render(
         self,
+        record: type[Rendered],
         row_id: str,
         owner: str,
         version: int | None,
         *,
-        table: sa.Table = sends,
         wrote_at: datetime | None = None,
         **shown: Any,
     ) -> bool:
@@ -929,7 +929,9 @@ class Store:
             values["f_rendered_at"] = wrote_at
         if version is not None:
             values["p_version"] = version
-        statement = _finish(table, tuple(sorted(shown)), wrote_at is not None, version is not None)
+        statement = _finish(
+            _TABLES[record], tuple(sorted(shown)), wrote_at is not None, version is not None
+        )
         with self._one() as conn:
             row = conn.execute(statement, values).first()
             if row is None:  # the lease expired and someone else holds it now
