@@ -141,6 +141,14 @@ flags = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
 )
 
+# Who opened their Home tab, and when: only their tabs are kept fresh as sends change.
+home_views = sa.Table(
+    "home_views",
+    metadata,
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("opened_at", _TS, nullable=False),
+)
+
 statuses = sa.Table(
     "statuses",
     metadata,
@@ -196,6 +204,7 @@ _KEEP_BY_TOKEN = (
     .returning(callbacks.c.send_id)
 )
 _SEND_BY_ID = sa.select(sends).where(sends.c.id == _P("send_id"))
+_HOME_OPENED = sa.select(home_views.c.opened_at).where(home_views.c.user_id == _P("user_id"))
 _SHOWN = sa.select(sends.c.provider_status).where(sends.c.id == _P("send_id"))
 _TIMELINE = (
     sa.select(statuses)
@@ -723,6 +732,24 @@ class Store:
             insert = _insert_ignore(conn, slack_events)
             row = conn.execute(insert, {"event_id": event_id, "received_at": utcnow()}).first()
             return row is not None
+
+    # Home tabs
+
+    def note_home_opened(self, user_id: str, at: datetime | None = None) -> None:
+        """Remember that a person opened their Home tab (on any instance)."""
+        at = at or utcnow()
+        with self._one() as conn:
+            insert = pg_insert if self._server else sqlite_insert
+            conn.execute(
+                insert(home_views)
+                .values(user_id=user_id, opened_at=at)
+                .on_conflict_do_update(index_elements=["user_id"], set_={"opened_at": at})
+            )
+
+    def home_opened_since(self, user_id: str, since: datetime) -> bool:
+        with self._read() as conn:
+            opened = conn.execute(_HOME_OPENED, {"user_id": user_id}).scalar()
+        return opened is not None and (_aware(opened) or since) >= since
 
     # statuses
 

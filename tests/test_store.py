@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,17 @@ def test_a_group_members_new_status_marks_its_group_changed(store: Store) -> Non
     store.take_callback(send.callback_token, "{}", external_id=None, status="SENT", rank=30)
     after = store.get_batch("b" * 32)
     assert after is not None and after.dirty and after.version == before.version + 1
+
+
+def test_who_opened_their_home_tab_is_known_to_every_instance(database_url: str) -> None:
+    first, second = Store.from_url(database_url), Store.from_url(database_url)
+    first.create_schema()
+    day_ago = datetime.now(UTC) - timedelta(days=1)
+    assert not second.home_opened_since("U1", day_ago)
+    first.note_home_opened("U1", at=day_ago - timedelta(hours=1))
+    assert not second.home_opened_since("U1", day_ago)  # opened, but too long ago
+    first.note_home_opened("U1")
+    assert second.home_opened_since("U1", day_ago)
+    assert not second.home_opened_since("U2", day_ago)
+    first.close()
+    second.close()

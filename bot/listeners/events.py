@@ -26,7 +26,7 @@ def register(app: App, services: Services) -> None:
     def on_home(ack: Ack, event: dict[str, Any]) -> None:
         ack()
         if event.get("tab", "home") == "home" and event.get("user"):
-            services.background(services.home.publish, str(event["user"]))
+            services.background(services.home.opened, str(event["user"]))
 
     @app.event("file_shared")
     def on_file_shared(ack: Ack) -> None:

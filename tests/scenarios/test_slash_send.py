@@ -74,6 +74,19 @@ def test_image_send_to_read(bot: Harness) -> None:
     assert len(bot.provider.requests) == 1
 
 
+def test_a_home_tab_nobody_opened_is_not_published_as_statuses_arrive(bot: Harness) -> None:
+    """Only the Home tabs of people who open them are kept fresh; opening one shows it fresh."""
+    confirm_and_send(bot)
+    bot.wait_thread("Status: *READ*")
+    time.sleep(1.5)  # past the Home tab's once-a-second spacing, had it been scheduled
+    assert bot.slack.calls_to("views.publish") == []
+    assert bot.driver.app_home_opened(USER).status == 200
+    bot.slack.wait_for(lambda: ":eyes: *READ*" in json.dumps(bot.slack.home_view(USER)), timeout=10)
+    published = len(bot.slack.calls_to("views.publish"))
+    confirm_and_send(bot)  # the next send's statuses refresh the opened tab
+    bot.slack.wait_for(lambda: len(bot.slack.calls_to("views.publish")) > published, timeout=10)
+
+
 def test_the_home_tab_after_three_sends(bot: Harness) -> None:
     for count in range(1, 4):
         confirm_and_send(bot)
