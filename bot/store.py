@@ -12,7 +12,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -486,6 +486,7 @@ class Store:
         self._write_lock: AbstractContextManager[object] = (
             _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self._together = _Together(self._tx)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
@@ -520,16 +521,14 @@ class Store:
         with self._write_lock, self.engine.begin() as conn:
             yield conn
 
-    @contextmanager
-    def _one(self) -> Iterator[Connection]:
-        """A connection for one write statement, atomic on its own: on PostgreSQL it is sent
-        alone (one round trip, no BEGIN and COMMIT); SQLite writers still queue for the lock."""
-        if not self._server:
-            with self._tx() as conn:
-                yield conn
-            return
-        with self._alone.connect() as conn:
-            yield conn
+    def _write_one(self, fn: Callable[[Connection], T]) -> T:
+        """A write of one statement, atomic on its own: on PostgreSQL it is sent alone (one
+        round trip, no BEGIN or COMMIT); on SQLite it is committed together with the other
+        writes queued for the lock."""
+        if self._server:
+            with self._alone.connect() as conn:
+                return fn(conn)
+        return self._together.run(fn)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -633,10 +632,10 @@ class Store:
         """update_send without reading the row back, for callers that know what they wrote."""
         if "state" in changes:
             raise ValueError("use transition() to change a send's state")
-        with self._one() as conn:
-            conn.execute(
-                sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
-            )
+        statement = (
+            sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
+        )
+        self._write_one(lambda conn: conn.execute(statement))
 
     def update_send(self, send_id: str, **changes: Any) -> SendRecord:
         """Set fields that carry no state (Slack message refs, for instance)."""
@@ -728,23 +727,24 @@ class Store:
 
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, on any instance."""
-        with self._one() as conn:
-            insert = _insert_ignore(conn, slack_events)
-            row = conn.execute(insert, {"event_id": event_id, "received_at": utcnow()}).first()
-            return row is not None
+        values = {"event_id": event_id, "received_at": utcnow()}
+        row = self._write_one(
+            lambda conn: conn.execute(_insert_ignore(conn, slack_events), values).first()
+        )
+        return row is not None
 
     # Home tabs
 
     def note_home_opened(self, user_id: str, at: datetime | None = None) -> None:
         """Remember that a person opened their Home tab (on any instance)."""
         at = at or utcnow()
-        with self._one() as conn:
-            insert = pg_insert if self._server else sqlite_insert
-            conn.execute(
-                insert(home_views)
-                .values(user_id=user_id, opened_at=at)
-                .on_conflict_do_update(index_elements=["user_id"], set_={"opened_at": at})
-            )
+        insert = pg_insert if self._server else sqlite_insert
+        statement = (
+            insert(home_views)
+            .values(user_id=user_id, opened_at=at)
+            .on_conflict_do_update(index_elements=["user_id"], set_={"opened_at": at})
+        )
+        self._write_one(lambda conn: conn.execute(statement))
 
     def home_opened_since(self, user_id: str, since: datetime) -> bool:
         with self._read() as conn:
@@ -808,7 +808,8 @@ class Store:
             return self._take_callback_at_once(
                 token, raw, at, external_id, status, rank, provider_date, detail
             )
-        with self._tx() as conn:
+
+        def take(conn: Connection) -> CallbackTaken | None:
             params = {"token": token, "external_id": external_id, "at": at, "status": status}
             kept = conn.execute(_KEEP_BY_TOKEN, {**params, "body": raw}).first()
             if kept is None:  # kept nothing: no such send, or another send's externalId
@@ -819,6 +820,8 @@ class Store:
                 return CallbackTaken(send_id)
             change = self._add_status(conn, send_id, status, rank, at, provider_date, detail)
             return CallbackTaken(send_id, change=change)
+
+        return self._together.run(take)
 
     def _take_callback_at_once(
         self,
@@ -912,12 +915,12 @@ class Store:
         return StatusChange(new=new, advanced=new and advanced, shown=shown)
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
-        with self._one() as conn:
-            conn.execute(
-                statuses.update()
-                .where(statuses.c.send_id == send_id, statuses.c.status == status)
-                .values(reply_ts=reply_ts)
-            )
+        statement = (
+            statuses.update()
+            .where(statuses.c.send_id == send_id, statuses.c.status == status)
+            .values(reply_ts=reply_ts)
+        )
+        self._write_one(lambda conn: conn.execute(statement))
 
     # keeping Slack in step
 
@@ -930,9 +933,9 @@ class Store:
         now = utcnow()
         params = {"p_id": row_id, "p_now": now, "p_owner": owner}
         params["p_until"] = now + timedelta(seconds=seconds)
-        with self._one() as conn:
-            row = conn.execute(_acquire(_TABLES[record], only_dirty), params).mappings().first()
-            return record.from_row(row) if row else None
+        statement = _acquire(_TABLES[record], only_dirty)
+        row = self._write_one(lambda conn: conn.execute(statement, params).mappings().first())
+        return record.from_row(row) if row else None
 
     def finish_render(
         self,
@@ -959,11 +962,8 @@ class Store:
         statement = _finish(
             _TABLES[record], tuple(sorted(shown)), wrote_at is not None, version is not None
         )
-        with self._one() as conn:
-            row = conn.execute(statement, values).first()
-            if row is None:  # the lease expired and someone else holds it now
-                return False
-            return bool(row[0])
+        row = self._write_one(lambda conn: conn.execute(statement, values).first())
+        return bool(row[0]) if row is not None else False  # None: the lease was lost
 
     def dirty_rows(self, *, limit: int = 100, table: sa.Table = sends) -> list[str]:
         """Rows that Slack lags behind and that nobody is updating now."""
@@ -1022,12 +1022,10 @@ class Store:
             return BatchRecord.from_row(row)
 
     def update_batch(self, batch_id: str, **changes: Any) -> None:
-        with self._one() as conn:
-            conn.execute(
-                batches.update()
-                .where(batches.c.id == batch_id)
-                .values(**changes, updated_at=utcnow())
-            )
+        statement = (
+            batches.update().where(batches.c.id == batch_id).values(**changes, updated_at=utcnow())
+        )
+        self._write_one(lambda conn: conn.execute(statement))
 
     def timeline(self, send_id: str) -> list[StatusRow]:
         with self._read() as conn:
@@ -1105,6 +1103,86 @@ class _WriterLock:
             os.close(self._fd)
             self._fd = None
 
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _Work:
+    fn: Callable[[Connection], Any]
+    result: Any = None
+    error: BaseException | None = None
+    lead: bool = False
+    finished: bool = False
+
+
+class _Together:
+    """Group commit: writes that queue for the lock while another batch is being written go
+    in together, in one transaction, so a busy SQLite spends one BEGIN, one COMMIT and one
+    turn of the writer lock on many of them. The first to find nobody writing leads: it
+    writes what has queued (itself first), then hands the lead to the next in the queue.
+
+    Each write is a function of the connection; the functions of one batch run one after
+    another, as the transactions would have. Should one fail, or the COMMIT, the batch is
+    rolled back and each is written again in a transaction of its own, so one bad write
+    never costs the others theirs, and each caller gets its own result or exception.
+    """
+
+    def __init__(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> None:
+        self._transaction = transaction
+        self._cond = threading.Condition()
+        self._queue: list[_Work] = []
+        self._busy = False
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        item = _Work(fn)
+        with self._cond:
+            self._queue.append(item)
+            if not self._busy:
+                self._busy = True
+                item.lead = True
+            while not item.finished:
+                if not item.lead:
+                    self._cond.wait()
+                    continue
+                item.lead = False
+                batch, self._queue = self._queue[:_BATCH_MOST], self._queue[_BATCH_MOST:]
+                self._cond.release()
+                try:
+                    self._write(batch)
+                finally:
+                    self._cond.acquire()
+                    for done in batch:
+                        done.finished = True
+                    if self._queue:
+                        self._queue[0].lead = True
+                    else:
+                        self._busy = False
+                    self._cond.notify_all()
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[no-any-return]
+
+    def _write(self, batch: list[_Work]) -> None:
+        try:
+            with self._transaction() as conn:
+                results = [work.fn(conn) for work in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for work in batch:  # one by one, each in a transaction of its own
+                self._write([work])
+            return
+        except BaseException as exc:  # stopping: nobody is told it was written
+            for work in batch:
+                work.error = exc
+            raise
+        for work, result in zip(batch, results, strict=True):
+            work.result = result
+
+
+_BATCH_MOST = 64
 
 R = TypeVar("R", SendRecord, BatchRecord)
 _TABLES: dict[type[Rendered], sa.Table] = {SendRecord: sends, BatchRecord: batches}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,109 @@ def test_who_opened_their_home_tab_is_known_to_every_instance(database_url: str)
     assert not second.home_opened_since("U2", day_ago)
     first.close()
     second.close()
+
+
+class FakeDatabase:
+    """A transaction that takes a while to begin (a busy writer lock), keeps what its
+    writes appended only if it commits, and counts its transactions."""
+
+    def __init__(self) -> None:
+        self.committed: list[str] = []
+        self.transactions = 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        time.sleep(0.05)
+        self.transactions += 1
+        writes: list[str] = []
+        yield writes
+        self.committed.extend(writes)
+
+
+def test_writes_that_queue_are_committed_together_each_with_its_own_result() -> None:
+    database = FakeDatabase()
+    together = store_module._Together(database.transaction)  # type: ignore[arg-type]
+
+    def write(name: str) -> Callable[[Any], str]:
+        def fn(conn: Any) -> str:
+            conn.append(name)
+            return f"wrote {name}"
+
+        return fn
+
+    names = [f"w{i}" for i in range(16)]
+    barrier = threading.Barrier(16)
+    answers: dict[str, str] = {}
+
+    def one(name: str) -> None:
+        barrier.wait(10)
+        answers[name] = together.run(write(name))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == {n: f"wrote {n}" for n in names}
+    assert sorted(database.committed) == sorted(names)
+    assert database.transactions < len(names)  # they did not each wait for a turn
+
+
+def test_a_failing_write_costs_the_others_of_its_batch_nothing() -> None:
+    database = FakeDatabase()
+    together = store_module._Together(database.transaction)  # type: ignore[arg-type]
+    barrier = threading.Barrier(8)
+    outcomes: dict[int, object] = {}
+
+    def fn_for(i: int) -> Callable[[Any], int]:
+        def fn(conn: Any) -> int:
+            conn.append(f"w{i}")
+            if i == 3:
+                raise ValueError("this one is bad")
+            return i
+
+        return fn
+
+    def one(i: int) -> None:
+        barrier.wait(10)
+        try:
+            outcomes[i] = together.run(fn_for(i))
+        except ValueError as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert isinstance(outcomes.pop(3), ValueError)
+    assert outcomes == {i: i for i in range(8) if i != 3}
+    assert sorted(database.committed) == sorted(f"w{i}" for i in range(8) if i != 3)
+
+
+def test_concurrent_callbacks_on_sqlite_are_each_kept_once(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    store.create_schema()
+    sends = [store.get_send(new_send(store)) for _ in range(4)]
+    statuses = [("QUEUE", 10), ("SENT", 30), ("DELIVERED", 40), ("READ", 50)]
+    work = [(s, status, rank) for s in sends for status, rank in statuses for _ in range(2)]
+    barrier = threading.Barrier(len(work))
+
+    def deliver(item: tuple[Any, str, int]) -> None:
+        send, status, rank = item
+        barrier.wait(10)
+        body = f'{{"status": "{status}"}}'
+        store.take_callback(send.callback_token, body, external_id=None, status=status, rank=rank)
+
+    threads = [threading.Thread(target=deliver, args=(item,)) for item in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for send in sends:
+        assert send is not None
+        assert len(store.callbacks_for(send.id)) == 8
+        assert sorted(r.status for r in store.timeline(send.id)) == sorted(s for s, _ in statuses)
+        after = store.get_send(send.id)
+        assert after is not None and after.provider_status == "READ"
+    store.close()
