@@ -492,11 +492,13 @@ class Store:
     def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
         if sa.engine.make_url(url).get_backend_name() == "sqlite":
             return cls(create_engine(url, pool_size=pool_size))
-        # Two pools sharing the connections one pool would have had.
-        half = max(2, pool_size // 2)
+        # Two pools sharing the 2 × pool_size connections one pool had (with its overflow),
+        # kept open: an overflow connection is closed when returned, and opening one costs
+        # more than waiting a moment for a pooled one.
+        alone = max(2, pool_size * 6 // 5)
         return cls(
-            create_engine(url, pool_size=half),
-            create_engine(url, pool_size=half, autocommit=True),
+            create_engine(url, pool_size=max(2, 2 * pool_size - alone), overflow=0),
+            create_engine(url, pool_size=alone, overflow=0, autocommit=True),
         )
 
     def create_schema(self) -> None:
@@ -1258,7 +1260,9 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(f"an idle connection is gone: {exc}") from exc
 
 
-def create_engine(url: str, *, pool_size: int = 10, autocommit: bool = False) -> Engine:
+def create_engine(
+    url: str, *, pool_size: int = 10, overflow: int | None = None, autocommit: bool = False
+) -> Engine:
     """An engine tuned for the backend: WAL and a busy timeout for SQLite; for a database
     server, connections checked when they come back from idle, or autocommit ones."""
     parsed = sa.engine.make_url(url)
@@ -1266,7 +1270,7 @@ def create_engine(url: str, *, pool_size: int = 10, autocommit: bool = False) ->
         server = sa.create_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=pool_size if overflow is None else overflow,
             pool_timeout=10,
             pool_recycle=1800,
             **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
