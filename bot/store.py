@@ -1124,8 +1124,9 @@ class _Together:
     turn of the writer lock on many of them. The first to find nobody writing leads: it
     writes what has queued (itself first), then hands the lead to the next in the queue.
 
-    Each write is a function of the connection; the functions of one batch run one after
-    another, as the transactions would have. Should one fail, or the COMMIT, the batch is
+    Each write is a function of the connection that does nothing but database work (it may
+    run twice: see below); the functions of one batch run one after another, as the
+    transactions would have. Should one fail, or the COMMIT, the batch is
     rolled back and each is written again in a transaction of its own, so one bad write
     never costs the others theirs, and each caller gets its own result or exception.
     """
