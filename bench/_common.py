@@ -37,6 +37,7 @@ import yaml
 
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.serving import serve_command
+from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS  # every benchmark's, unless told
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests.media.builders` builds the media files
@@ -50,8 +51,6 @@ SECRETS = {
 }
 CHANNEL = "C0123SUPPORT"
 RECIPIENT = "+573001234567"
-DEFAULT_WORKERS = 2  # bot/server.py's defaults, which every benchmark uses unless told
-DEFAULT_THREADS = 16
 PG_ENV = "BENCH_DATABASE_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/whatsapp_bot_bench"
 

@@ -12,7 +12,7 @@ spills into the bare app's round.
 Latency is measured by the client: from sending the request to reading the whole answer.
 
     .venv/bin/python bench/ack.py [--clients 50] [--rounds 3] [--iterations 3] [--period 1.5]
-                                  [--latency 2.0] [--workers 2] [--threads 16]
+                                  [--latency 2.0] [--workers 2] [--threads 32]
                                   [--database-url URL]
 """
 

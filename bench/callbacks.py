@@ -15,7 +15,7 @@ Checked afterwards: every callback answered 2xx and is a row of the `callbacks` 
 final status, in the channel message and in its status reply.
 
     .venv/bin/python bench/callbacks.py [--sends 300] [--concurrency 16] [--workers 2]
-        [--threads 16] [--pg-url URL] [--no-postgres] [--no-sqlite] [--profile DIR]
+        [--threads 32] [--pg-url URL] [--no-postgres] [--no-sqlite] [--profile DIR]
 
 PostgreSQL: --pg-url, else $BENCH_DATABASE_URL, else
 postgresql+psycopg://postgres@127.0.0.1:5432/whatsapp_bot_bench (created when missing; its

@@ -10,7 +10,7 @@
 3. Peak RSS (VmHWM in /proc/<pid>/status) of each gunicorn worker after each of those.
 
     .venv/bin/python bench/media.py [--concurrency 16] [--seconds 5] [--workers 2]
-        [--threads 16] [--database-url URL]
+        [--threads 32] [--database-url URL]
 """
 
 from __future__ import annotations

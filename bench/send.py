@@ -12,7 +12,7 @@ click to the last transactionId shown); then clicks at a steady rate (`--rate`, 
 the burst's throughput) for `--seconds` give click-to-transactionId when the app keeps up.
 
     .venv/bin/python bench/send.py [--sends 300] [--rate R] [--seconds 10] [--latency 0.05]
-        [--workers 2] [--threads 16] [--database-url URL] [--profile DIR]
+        [--workers 2] [--threads 32] [--database-url URL] [--profile DIR]
 """
 
 from __future__ import annotations
