@@ -437,9 +437,15 @@ def proc_status_kb(pid: int, field: str) -> int:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_fields() -> list[int]:
+    """The whole machine's CPU ticks so far by kind (user, nice, system, idle, iowait, irq,
+    softirq, steal, …), from /proc/stat."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def machine_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """(busy, total) CPU ticks of the whole machine so far."""
+    fields = _cpu_fields()
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
 
@@ -455,20 +461,16 @@ def database_server_pids() -> list[int]:
     return found
 
 
-def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """Share of the machine's CPU time that the hypervisor gave to others (`steal`)."""
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total else 0.0
-
-
 def steal_ticks() -> tuple[int, int]:
-    """(steal, total) CPU ticks of the whole machine so far, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+    """(steal, total) CPU ticks of the whole machine so far: the time the hypervisor gave to
+    others; `machine_busy` of two samples is its share."""
+    fields = _cpu_fields()
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
 
 
 def machine_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """Share of the machine's CPU time (all cores) that was busy between two samples."""
+    """Share of the machine's CPU time (all cores) that was busy between two samples (of
+    `machine_ticks`, or of `steal_ticks`: stolen)."""
     total = after[1] - before[1]
     return (after[0] - before[0]) / total if total else 0.0
 

@@ -185,7 +185,7 @@ def post_all(
     load.seconds = time.perf_counter() - started
     load.cpu = c.cpu_seconds(pids) - cpu_before
     load.busy = c.machine_busy(ticks, c.machine_ticks())
-    load.steal = c.steal_share(steal, c.steal_ticks())
+    load.steal = c.machine_busy(steal, c.steal_ticks())
     load.others = {
         name: sum(cpu - others_before[name].get(pid, 0.0) for pid, cpu in now.items())
         for name, now in others().items()

@@ -380,10 +380,10 @@ class SendSummary:
 
     @classmethod
     def from_row(cls, row: Any) -> SendSummary:
-        values = list(row)
-        values[1] = _aware(values[1])
-        values[6] = SendState(values[6])
-        return cls(*values)
+        values = dict(row._mapping)
+        values["created_at"] = _aware(values["created_at"])
+        values["state"] = SendState(values["state"])
+        return cls(**values)
 
 
 _SUMMARY_COLUMNS = [sends.c[f.name] for f in dataclasses.fields(SendSummary)]
@@ -780,15 +780,10 @@ class Store:
         at: datetime | None = None,
         provider_date: str | None = None,
         detail: str | None = None,
-        raw: str | None = None,
     ) -> StatusChange:
-        """Record a status once; make it the shown one only if it ranks above the current.
-
-        `raw`, the callback's body, is kept verbatim in the same transaction.
-        """
+        """Record a status once; make it the shown one only if it ranks above the current
+        (a callback's status is recorded by `take_callback`, with its body)."""
         with self._tx() as conn:
-            if raw is not None:
-                self._keep_callback(conn, send_id, raw, status, at or utcnow())
             return self._add_status(conn, send_id, status, rank, at, provider_date, detail)
 
     def take_callback(
