@@ -67,7 +67,7 @@ class StatusIntake:
         if info is None or change is None:
             return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})
         if change.new:
-            self.renderer.schedule(taken.send_id)
+            self.renderer.changed(taken.send_id, change.lease)
         return Answer(
             200,
             {

@@ -27,6 +27,7 @@ from bot import blocks, statuses
 from bot.config import Config, Sender
 from bot.store import (
     BatchRecord,
+    Lease,
     SendRecord,
     SendState,
     StatusRow,
@@ -95,22 +96,32 @@ class ThreadRenderer:
         """Update the send's thread in the background."""
         self._submit(send_id, self.render)
 
+    def changed(self, send_id: str, lease: Lease) -> None:
+        """The send changed, leaving its render `lease` as it was: update its thread in the
+        background, unless another worker is doing so (its holder finds the row still dirty
+        as it lets go, and goes on), and not before a second has passed since the last write."""
+        now = utcnow()
+        if lease.owner not in (None, self._owner) and lease.until and lease.until > now:
+            return
+        self._submit(send_id, self.render, self._too_soon(lease.rendered_at, now))
+
     def schedule_batch(self, batch_id: str) -> None:
         """Update a group send's progress message in the background."""
         self._submit(batch_id, self.render_batch)
 
-    def _submit(self, row_id: str, fn: Callable[[str], None]) -> None:
+    def _submit(self, row_id: str, fn: Callable[[str], None], wait: float = 0.0) -> None:
         """Run `fn(row_id)` on a render worker, unless this process will anyway: a pass that
         is queued or running for the row is told to run again when it ends, a row written to
-        Slack less than `min_interval` ago waits for the interval, and a row already waiting
-        is left to wait. A burst of changes to one send costs one pass, not one per change."""
+        Slack less than `min_interval` ago waits for the interval (or `wait` seconds, if
+        longer), and a row already waiting is left to wait. A burst of changes to one send
+        costs one pass, not one per change."""
         with self._lock:
             if row_id in self._busy:
                 self._busy[row_id] = True
                 return
             if self._later.pending(row_id):
                 return
-            wait = self._local_wait(row_id)
+            wait = max(wait, self._local_wait(row_id))
             if wait > 0:
                 self._later.call(wait, lambda later_id: self._submit(later_id, fn), row_id)
                 return
@@ -221,11 +232,11 @@ class ThreadRenderer:
         if retry_in is not None:
             self._later.call(retry_in, again, row_id)
 
-    def _too_soon(self, rendered_at: datetime | None) -> float:
+    def _too_soon(self, rendered_at: datetime | None, now: datetime | None = None) -> float:
         """Seconds to wait before this row may be written to Slack again."""
         if rendered_at is None:
             return 0.0
-        return self.min_interval - (utcnow() - rendered_at).total_seconds()
+        return self.min_interval - ((now or utcnow()) - rendered_at).total_seconds()
 
     def show_wait(self, send_id: str, seconds: float) -> None:
         """Say in the thread that the provider asked to wait, posting the record early."""

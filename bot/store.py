@@ -236,7 +236,7 @@ WITH target AS (
         updated_at = :at, version = version + 1, dirty = true
     WHERE id IN (SELECT id FROM accepted) AND CAST(:status AS VARCHAR) IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM statuses s WHERE s.send_id = sends.id AND s.status = :status)
-    RETURNING id, provider_status, batch_id
+    RETURNING id, provider_status, batch_id, render_owner, render_until, rendered_at
 ), recorded AS (
     INSERT INTO statuses (send_id, status, received_at, provider_date, detail, advanced)
     SELECT id, :status, :at, :provider_date, :detail, provider_status = :status FROM changed
@@ -250,9 +250,12 @@ WITH target AS (
 SELECT target.id,
        EXISTS (SELECT 1 FROM accepted),
        EXISTS (SELECT 1 FROM recorded),
-       (SELECT provider_status FROM changed),
-       target.provider_status
-FROM target
+       changed.provider_status,
+       target.provider_status,
+       changed.render_owner,
+       changed.render_until,
+       changed.rendered_at
+FROM target LEFT JOIN changed ON changed.id = target.id
 """
 ).bindparams(
     sa.bindparam("at", type_=_TS),
@@ -282,12 +285,22 @@ _ADVANCE = (
         updated_at=_P("p_at", type_=_TS),
         **_CHANGED,
     )
-    .returning(sends.c.provider_status, sends.c.batch_id)
+    .returning(
+        sends.c.provider_status,
+        sends.c.batch_id,
+        sends.c.render_owner,
+        sends.c.render_until,
+        sends.c.rendered_at,
+    )
 )
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _lease(owner: str | None, until: datetime | None, rendered_at: datetime | None) -> Lease:
+    return Lease(owner, _aware(until), _aware(rendered_at))
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -413,13 +426,25 @@ class StatusRow:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """Who is bringing a row's thread up to date (`owner`, until when), and when Slack was
+    last written for it: read with a change, so the one who made it knows whether to start
+    a pass now, later, or not at all (the holder sees the change as it lets go)."""
+
+    owner: str | None = None
+    until: datetime | None = None
+    rendered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class StatusChange:
     """What recording one status did: `new` unless a duplicate; `advanced` if now shown;
-    `shown`, the send's shown status afterwards."""
+    `shown`, the send's shown status afterwards; `lease`, the send's lease as it left it."""
 
     new: bool
     advanced: bool
     shown: str | None = None
+    lease: Lease = Lease()
 
 
 @dataclass(frozen=True)
@@ -847,7 +872,7 @@ class Store:
             row = conn.execute(_PG_TAKE_CALLBACK, params).first()
         if row is None:
             return None
-        send_id, accepted, new, changed_status, old_status = row
+        send_id, accepted, new, changed_status, old_status, *lease = row
         if not accepted:
             return CallbackTaken(send_id, mismatch=True)
         if status is None:
@@ -857,7 +882,8 @@ class Store:
             shown = changed_status if changed_status is not None else old_status
             return CallbackTaken(send_id, change=StatusChange(False, False, shown))
         advanced = changed_status == status
-        return CallbackTaken(send_id, change=StatusChange(True, advanced, changed_status))
+        change = StatusChange(True, advanced, changed_status, _lease(*lease))
+        return CallbackTaken(send_id, change=change)
 
     @staticmethod
     def _keep_callback(
@@ -888,7 +914,7 @@ class Store:
         if changed is None:  # a duplicate (or no such send): nothing changes
             shown = conn.execute(_SHOWN, {"send_id": send_id}).scalar()
             return StatusChange(new=False, advanced=False, shown=shown)
-        shown, batch_id = changed
+        shown, batch_id, *lease = changed
         advanced = shown == status
         insert = _insert_ignore(conn, statuses)
         # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
@@ -909,7 +935,7 @@ class Store:
         )
         if new and batch_id is not None:
             conn.execute(batches.update().where(batches.c.id == batch_id).values(**_BATCH_CHANGED))
-        return StatusChange(new=new, advanced=new and advanced, shown=shown)
+        return StatusChange(new, new and advanced, shown, _lease(*lease))
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
         statement = (

@@ -427,3 +427,31 @@ def test_concurrent_callbacks_on_sqlite_are_each_kept_once(tmp_path: Path) -> No
         after = store.get_send(send.id)
         assert after is not None and after.provider_status == "READ"
     store.close()
+
+
+def test_a_new_status_reports_the_sends_render_lease(store: Store) -> None:
+    """So the callback knows whether to start a pass: now, later, or not (someone is on it)."""
+    send_id = new_send(store)
+    send = store.get_send(send_id)
+    assert send is not None
+
+    def take(status: str, rank: int) -> Any:
+        taken = store.take_callback(
+            send.callback_token, "{}", external_id=None, status=status, rank=rank
+        )
+        return taken.change
+
+    free = take("QUEUE", 10)
+    assert free.new and free.lease.owner is None and free.lease.rendered_at is None
+    held = store.acquire_render(store_module.SendRecord, send_id, "worker-b", seconds=10)
+    assert held is not None
+    during = take("SENT", 30)
+    assert during.lease.owner == "worker-b"
+    assert during.lease.until is not None and during.lease.until > datetime.now(UTC)
+    wrote_at = datetime.now(UTC).replace(microsecond=0)
+    assert store.finish_render(
+        store_module.SendRecord, send_id, "worker-b", held.version, wrote_at=wrote_at
+    )  # still dirty: SENT came after the lease was taken
+    after = take("DELIVERED", 40)
+    assert after.lease.owner is None and after.lease.rendered_at == wrote_at
+    assert take("DELIVERED", 40).lease == store_module.Lease()  # a duplicate changes nothing
