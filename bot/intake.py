@@ -55,6 +55,7 @@ class StatusIntake:
             rank=info.rank if info else 0,
             provider_date=callback.date,
             detail=callback.detail,
+            claim=self.renderer.claim(),
         )
         if taken is None:
             return NOT_FOUND
@@ -66,7 +67,7 @@ class StatusIntake:
         change = taken.change
         if info is None or change is None:
             return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})
-        if change.new:
+        if change.new or change.lease.owner is not None:  # a change, or a lease taken
             self.renderer.changed(taken.send_id, change.lease)
         return Answer(
             200,

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
@@ -82,6 +82,8 @@ class ThreadRenderer:
         self.min_interval = min_interval
         self.lease_seconds = lease_seconds
         self._owner = secrets.token_hex(8)
+        # A lease kept for a pass to come covers the wait for it, then the pass.
+        self._hold_seconds = max(min_interval, NOT_READY_RETRY) + lease_seconds
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         self._later = _Later()
         self._lock = threading.Lock()
@@ -94,20 +96,25 @@ class ThreadRenderer:
 
     def schedule(self, send_id: str) -> None:
         """Update the send's thread in the background."""
-        self._submit(send_id, self.render)
+        self._submit(send_id, self._render_send)
+
+    def claim(self) -> tuple[str, datetime]:
+        """What a change takes the send's lease with, if free (`Store.take_callback`): long
+        enough for this worker to wait out the second since the last write, then make a pass."""
+        return self._owner, utcnow() + timedelta(seconds=self._hold_seconds)
 
     def changed(self, send_id: str, lease: Lease) -> None:
         """The send changed, leaving its render `lease` as it was: update its thread in the
-        background, unless another worker is doing so (its holder finds the row still dirty
-        as it lets go, and goes on), and not before a second has passed since the last write."""
+        background, unless another worker holds the lease (it finds the row still dirty as
+        it lets go, and goes on), and not before a second has passed since the last write."""
         now = utcnow()
         if lease.owner not in (None, self._owner) and lease.until and lease.until > now:
             return
-        self._submit(send_id, self.render, self._too_soon(lease.rendered_at, now))
+        self._submit(send_id, self._render_send, self._too_soon(lease.rendered_at, now))
 
     def schedule_batch(self, batch_id: str) -> None:
         """Update a group send's progress message in the background."""
-        self._submit(batch_id, self.render_batch)
+        self._submit(batch_id, self._render_batch)
 
     def _submit(self, row_id: str, fn: Callable[[str], None], wait: float = 0.0) -> None:
         """Run `fn(row_id)` on a render worker, unless this process will anyway: a pass that
@@ -174,11 +181,26 @@ class ThreadRenderer:
     # rendering
 
     def render(self, send_id: str) -> None:
-        """Bring the thread up to date; returns at once if another worker holds the lease."""
-        self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
+        """Bring the thread up to date now; returns at once if another worker holds the
+        lease, or if a pass of this process is queued or running (it is told to go again)."""
+        self._now(send_id, self._render_send)
 
     def render_batch(self, batch_id: str) -> None:
-        """Bring a group send's progress message up to date."""
+        """Bring a group send's progress message up to date now (as `render`)."""
+        self._now(batch_id, self._render_batch)
+
+    def _now(self, row_id: str, fn: Callable[[str], None]) -> None:
+        with self._lock:
+            if row_id in self._busy:
+                self._busy[row_id] = True
+                return
+            self._busy[row_id] = False
+        self._run(row_id, fn)
+
+    def _render_send(self, send_id: str) -> None:
+        self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
+
+    def _render_batch(self, batch_id: str) -> None:
         self._keep_up(
             batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
         )
@@ -198,7 +220,11 @@ class ThreadRenderer:
         (`rendered_at`), so a burst of changes is coalesced into one edit a second. A pass
         notes what its edits now show in `marks`, stored as the lease is released.
         """
-        row = self.store.acquire_render(record, row_id, self._owner, seconds=self.lease_seconds)
+        # A lease this worker holds already is its own (taken by a change, or kept by the last
+        # pass): passes of one row never overlap in a process (`_busy`).
+        row = self.store.acquire_render(
+            record, row_id, self._owner, seconds=self.lease_seconds, held=True
+        )
         if row is None:
             return
         shown: int | None = None
@@ -224,8 +250,11 @@ class ThreadRenderer:
                 "Failed to update Slack for %s %s; will retry", record.__name__, row_id
             )
         finally:
+            # Kept if a pass follows when the row is still dirty (below); a failed pass lets go.
+            again_if_dirty = retry_in is not None or shown is not None
+            hold = utcnow() + timedelta(seconds=self._hold_seconds) if again_if_dirty else None
             still_dirty = self.store.finish_render(
-                record, row_id, self._owner, shown, wrote_at=wrote_at, **marks
+                record, row_id, self._owner, shown, wrote_at=wrote_at, hold=hold, **marks
             )
         if retry_in is None and still_dirty and shown is not None:
             retry_in = self.min_interval if wrote_at is not None else 0.0

@@ -233,6 +233,10 @@ WITH target AS (
             THEN :at ELSE provider_status_at END,
         provider_rank = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
             THEN :rank ELSE provider_rank END,
+        render_owner = CASE WHEN render_until IS NULL OR render_until < :at
+            THEN CAST(:owner AS VARCHAR) ELSE render_owner END,
+        render_until = CASE WHEN render_until IS NULL OR render_until < :at
+            THEN CAST(:until AS TIMESTAMP WITH TIME ZONE) ELSE render_until END,
         updated_at = :at, version = version + 1, dirty = true
     WHERE id IN (SELECT id FROM accepted) AND CAST(:status AS VARCHAR) IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM statuses s WHERE s.send_id = sends.id AND s.status = :status)
@@ -247,23 +251,25 @@ WITH target AS (
     WHERE id IN (SELECT batch_id FROM changed) AND EXISTS (SELECT 1 FROM recorded)
     RETURNING id
 )
-SELECT target.id,
-       EXISTS (SELECT 1 FROM accepted),
-       EXISTS (SELECT 1 FROM recorded),
-       changed.provider_status,
-       target.provider_status,
-       changed.render_owner,
-       changed.render_until,
-       changed.rendered_at
+SELECT target.id AS send_id,
+       EXISTS (SELECT 1 FROM accepted) AS accepted,
+       EXISTS (SELECT 1 FROM recorded) AS new,
+       changed.provider_status AS changed_status,
+       target.provider_status AS old_status,
+       changed.render_owner AS owner,
+       changed.render_until AS until,
+       changed.rendered_at AS rendered_at
 FROM target LEFT JOIN changed ON changed.id = target.id
 """
 ).bindparams(
     sa.bindparam("at", type_=_TS),
+    sa.bindparam("until", type_=_TS),
     sa.bindparam("rank", type_=sa.Integer),
 )
 _RANKS_BELOW = sa.or_(
     sends.c.provider_rank.is_(None), sends.c.provider_rank < _P("p_rank", type_=sa.Integer)
 )
+_LEASE_FREE = sa.or_(sends.c.render_until.is_(None), sends.c.render_until < _P("p_at", type_=_TS))
 # A new status (none of that name yet) is a change worth showing; it becomes the shown status
 # only if it ranks above the current one. Every SET expression reads the row as it was.
 _ADVANCE = (
@@ -282,6 +288,10 @@ _ADVANCE = (
         provider_rank=sa.case(
             (_RANKS_BELOW, _P("p_rank", type_=sa.Integer)), else_=sends.c.provider_rank
         ),
+        render_owner=sa.case(
+            (_LEASE_FREE, _P("p_owner", type_=sa.String)), else_=sends.c.render_owner
+        ),
+        render_until=sa.case((_LEASE_FREE, _P("p_until", type_=_TS)), else_=sends.c.render_until),
         updated_at=_P("p_at", type_=_TS),
         **_CHANGED,
     )
@@ -512,6 +522,7 @@ class Store:
             _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
         )
         self._together = _Together(self._tx)
+        self._compiled: dict[int, _Compiled] = {}  # by the id of a prebuilt statement
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
@@ -556,6 +567,40 @@ class Store:
             with self._alone.connect() as conn:
                 return fn(conn)
         return self._together.run(fn)
+
+    def _rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run one prebuilt statement of a hot path, alone, and return its rows by column.
+
+        On PostgreSQL it goes to the driver's cursor as SQL compiled once: SQLAlchemy's
+        execution path (cache lookup, parameter and result processing) costs more than the
+        round trip. Only for statements whose parameters and results psycopg converts as
+        SQLAlchemy would (strings, numbers, booleans, aware datetimes)."""
+        if not self._server:
+            return self._write_one(
+                lambda conn: [dict(r) for r in conn.execute(statement, params).mappings()]
+            )
+        compiled = self._compiled.get(id(statement))
+        if compiled is None:
+            compiled = _Compiled.of(statement, self._alone.dialect)
+            self._compiled[id(statement)] = compiled
+        pooled = self._alone.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            cursor = driver.execute(compiled.sql, {**compiled.fixed, **params})  # type: ignore[union-attr]
+            if cursor.description is None:
+                return []
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) is None or isinstance(exc, _DISCONNECTS):
+                pooled.invalidate(exc)  # broken, or in a state nobody should inherit
+            raise
+        finally:
+            pooled.close()
+
+    def _row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        rows = self._rows(statement, params)
+        return rows[0] if rows else None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -821,14 +866,20 @@ class Store:
         rank: int = 0,
         provider_date: str | None = None,
         detail: str | None = None,
+        claim: tuple[str, datetime] | None = None,
     ) -> CallbackTaken | None:
         """One provider callback in one transaction: find its send by token (None: no such
         send, nothing stored), refuse another send's externalId, keep the body verbatim and
-        record its status, if any."""
+        record its status, if any.
+
+        `claim`, (owner, until): a status that changes the send also takes its render lease
+        for `owner` if nobody holds it, so that one worker, not every one that took a
+        callback, brings the thread up to date (`StatusChange.lease` says who holds it)."""
         at = utcnow()
+        owner, until = claim if claim is not None else (None, None)
         if self._server:
             return self._take_callback_at_once(
-                token, raw, at, external_id, status, rank, provider_date, detail
+                token, raw, at, external_id, status, rank, provider_date, detail, owner, until
             )
 
         def take(conn: Connection) -> CallbackTaken | None:
@@ -840,7 +891,9 @@ class Store:
             send_id = kept[0]
             if status is None:
                 return CallbackTaken(send_id)
-            change = self._add_status(conn, send_id, status, rank, at, provider_date, detail)
+            change = self._add_status(
+                conn, send_id, status, rank, at, provider_date, detail, owner, until
+            )
             return CallbackTaken(send_id, change=change)
 
         return self._together.run(take)
@@ -855,10 +908,14 @@ class Store:
         rank: int,
         provider_date: str | None,
         detail: str | None,
+        owner: str | None,
+        until: datetime | None,
     ) -> CallbackTaken | None:
         """take_callback on PostgreSQL: one statement, so one round trip, atomic on its own.
         It does what the SQLite path's statements do, in the same order (see _add_status)."""
         params = {
+            "owner": owner,
+            "until": until,
             "token": token,
             "body": raw,
             "at": at,
@@ -868,19 +925,23 @@ class Store:
             "provider_date": provider_date,
             "detail": detail,
         }
-        with self._alone.connect() as conn:
-            row = conn.execute(_PG_TAKE_CALLBACK, params).first()
-        if row is None:
+        found = self._row(_PG_TAKE_CALLBACK, params)
+        if found is None:
             return None
-        send_id, accepted, new, changed_status, old_status, *lease = row
+        send_id, accepted, new = found["send_id"], found["accepted"], found["new"]
+        changed_status, old_status = found["changed_status"], found["old_status"]
+        lease = found["owner"], found["until"], found["rendered_at"]
         if not accepted:
             return CallbackTaken(send_id, mismatch=True)
         if status is None:
             return CallbackTaken(send_id)
-        if changed_status is None or not new:  # a duplicate: nothing shown changed
-            # (a concurrent duplicate passes the UPDATE, and reads what it left)
-            shown = changed_status if changed_status is not None else old_status
-            return CallbackTaken(send_id, change=StatusChange(False, False, shown))
+        if changed_status is None:  # a duplicate: nothing changed
+            return CallbackTaken(send_id, change=StatusChange(False, False, old_status))
+        if not new:
+            # A concurrent duplicate passes the UPDATE (and may take the lease) but is not
+            # recorded: nothing shown changed, but the send is marked changed all the same.
+            change = StatusChange(False, False, changed_status, _lease(*lease))
+            return CallbackTaken(send_id, change=change)
         advanced = changed_status == status
         change = StatusChange(True, advanced, changed_status, _lease(*lease))
         return CallbackTaken(send_id, change=change)
@@ -904,13 +965,15 @@ class Store:
         at: datetime | None,
         provider_date: str | None,
         detail: str | None,
+        owner: str | None = None,
+        until: datetime | None = None,
     ) -> StatusChange:
         """Three statements: mark the send changed (and advanced, if the status ranks above
-        its shown one) unless the status is already recorded, then record the status."""
+        its shown one, and its lease taken for `owner`, if free) unless the status is
+        already recorded, then record the status."""
         at = at or utcnow()
-        changed = conn.execute(
-            _ADVANCE, {"p_send": send_id, "p_status": status, "p_rank": rank, "p_at": at}
-        ).first()
+        params = {"p_send": send_id, "p_status": status, "p_rank": rank, "p_at": at}
+        changed = conn.execute(_ADVANCE, {**params, "p_owner": owner, "p_until": until}).first()
         if changed is None:  # a duplicate (or no such send): nothing changes
             shown = conn.execute(_SHOWN, {"send_id": send_id}).scalar()
             return StatusChange(new=False, advanced=False, shown=shown)
@@ -948,16 +1011,24 @@ class Store:
     # keeping Slack in step
 
     def acquire_render(
-        self, record: type[R], row_id: str, owner: str, *, seconds: float, only_dirty: bool = True
+        self,
+        record: type[R],
+        row_id: str,
+        owner: str,
+        *,
+        seconds: float,
+        only_dirty: bool = True,
+        held: bool = False,
     ) -> R | None:
         """Take the row's render lease and read the row, in one statement; None if someone
         else holds an unexpired lease (or, with `only_dirty`, Slack already shows the row's
-        latest version)."""
+        latest version). With `held`, a lease `owner` holds already (a callback took it for
+        it, or its last pass kept it) is taken too: only for one who never runs two passes
+        of a row at once."""
         now = utcnow()
         params = {"p_id": row_id, "p_now": now, "p_owner": owner}
         params["p_until"] = now + timedelta(seconds=seconds)
-        statement = _acquire(_TABLES[record], only_dirty)
-        row = self._write_one(lambda conn: conn.execute(statement, params).mappings().first())
+        row = self._row(_acquire(_TABLES[record], only_dirty, held), params)
         return record.from_row(row) if row else None
 
     def finish_render(
@@ -968,6 +1039,7 @@ class Store:
         version: int | None,
         *,
         wrote_at: datetime | None = None,
+        hold: datetime | None = None,
         **shown: Any,
     ) -> bool:
         """Release the lease having shown `version` (None: shown nothing); True if still dirty.
@@ -975,6 +1047,8 @@ class Store:
         `wrote_at`, the time of the last write to Slack, spaces the next holder's first write;
         `shown` are fields that say what Slack now shows (a status the channel message shows),
         kept only while the lease is still ours: a later holder redoes what we did not keep.
+        With `hold`, a row left dirty stays ours until then, for the pass we will make next
+        (so that no other worker starts one meanwhile, only to find nothing left to do).
         """
         values: dict[str, Any] = {f"f_{key}": value for key, value in shown.items()}
         values.update(p_id=row_id, p_owner=owner)
@@ -982,11 +1056,17 @@ class Store:
             values["f_rendered_at"] = wrote_at
         if version is not None:
             values["p_version"] = version
+        if hold is not None:
+            values["p_hold"] = hold
         statement = _finish(
-            _TABLES[record], tuple(sorted(shown)), wrote_at is not None, version is not None
+            _TABLES[record],
+            tuple(sorted(shown)),
+            wrote_at is not None,
+            version is not None,
+            hold is not None,
         )
-        row = self._write_one(lambda conn: conn.execute(statement, values).first())
-        return bool(row[0]) if row is not None else False  # None: the lease was lost
+        row = self._row(statement, values)
+        return bool(row["dirty"]) if row is not None else False  # None: the lease was lost
 
     def dirty_rows(self, *, limit: int = 100, table: sa.Table = sends) -> list[str]:
         """Rows that Slack lags behind and that nobody is updating now."""
@@ -1051,19 +1131,22 @@ class Store:
         self._write_one(lambda conn: conn.execute(statement))
 
     def timeline(self, send_id: str) -> list[StatusRow]:
-        with self._read() as conn:
-            rows = conn.execute(_TIMELINE, {"send_id": send_id}).mappings()
-            return [
-                StatusRow(
-                    status=r["status"],
-                    received_at=_aware(r["received_at"]) or utcnow(),
-                    provider_date=r["provider_date"],
-                    detail=r["detail"],
-                    advanced=r["advanced"],
-                    reply_ts=r["reply_ts"],
-                )
-                for r in rows
-            ]
+        if self._server:
+            rows = self._rows(_TIMELINE, {"send_id": send_id})
+        else:
+            with self._read() as conn:
+                rows = [dict(r) for r in conn.execute(_TIMELINE, {"send_id": send_id}).mappings()]
+        return [
+            StatusRow(
+                status=r["status"],
+                received_at=_aware(r["received_at"]) or utcnow(),
+                provider_date=r["provider_date"],
+                detail=r["detail"],
+                advanced=r["advanced"],
+                reply_ts=r["reply_ts"],
+            )
+            for r in rows
+        ]
 
     # helpers
 
@@ -1076,6 +1159,26 @@ class Store:
         if record is None:
             raise LookupError(f"no send {send_id}")
         return record
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A prebuilt statement's SQL for the driver, and the values it was built with
+    (`values(render_owner=None)` is a parameter too)."""
+
+    statement: Any  # kept, so that its id is never another statement's
+    sql: str
+    fixed: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        fixed = {
+            compiled.bind_names[bind]: bind.value
+            for bind in compiled.binds.values()
+            if not bind.required and bind.callable is None
+        }
+        return cls(statement, str(compiled), fixed)
 
 
 class _WriterLock:
@@ -1213,9 +1316,12 @@ _TABLES: dict[type[Rendered], sa.Table] = {SendRecord: sends, BatchRecord: batch
 
 
 @functools.cache
-def _acquire(table: sa.Table, only_dirty: bool) -> Any:
+def _acquire(table: sa.Table, only_dirty: bool, held: bool) -> Any:
     until = table.c.render_until
-    conditions = [table.c.id == _P("p_id"), sa.or_(until.is_(None), until < _P("p_now", type_=_TS))]
+    free = [until.is_(None), until < _P("p_now", type_=_TS)]
+    if held:
+        free.append(table.c.render_owner == _P("p_owner"))
+    conditions = [table.c.id == _P("p_id"), sa.or_(*free)]
     if only_dirty:
         conditions.append(table.c.dirty.is_(True))
     return (
@@ -1227,14 +1333,18 @@ def _acquire(table: sa.Table, only_dirty: bool) -> Any:
 
 
 @functools.cache
-def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool) -> Any:
+def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool, hold: bool) -> Any:
     values: dict[str, Any] = {"render_owner": None, "render_until": None}
     for name in (*fields, *(["rendered_at"] if wrote else [])):
         values[name] = _P(f"f_{name}", type_=table.c[name].type)
+    dirty_after: Any = table.c.dirty
     if shown:
         version = _P("p_version", type_=sa.Integer)
         values["rendered_version"] = version
-        values["dirty"] = table.c.version > version
+        values["dirty"] = dirty_after = table.c.version > version
+    if hold:  # every SET reads the row as it was, so `dirty_after` is what `dirty` becomes
+        values["render_owner"] = sa.case((dirty_after, table.c.render_owner), else_=None)
+        values["render_until"] = sa.case((dirty_after, _P("p_hold", type_=_TS)), else_=None)
     return (
         table.update()
         .where(table.c.id == _P("p_id"), table.c.render_owner == _P("p_owner"))
@@ -1255,6 +1365,14 @@ def _insert_ignore_for(dialect: str, table: sa.Table) -> Any:
 
 
 IDLE_PING_SECONDS = 10.0
+# Driver errors after which a connection is not handed to anyone else.
+_DISCONNECTS: tuple[type[Exception], ...] = (OSError,)
+try:
+    import psycopg
+
+    _DISCONNECTS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
+except ImportError:  # SQLite only
+    pass
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from tests.conftest import make_config
 
 
 class Passes:
-    """Stands in for `ThreadRenderer.render`: when each pass was asked for, by send."""
+    """Stands in for a render pass of a send: when each was started, by send."""
 
     def __init__(self) -> None:
         self.started: dict[str, list[float]] = {}
@@ -47,7 +47,7 @@ def renderer(store: Store) -> Iterator[tuple[ThreadRenderer, Passes]]:
             senders=lambda _s: None,  # type: ignore[arg-type,return-value]
         )
         passes = Passes()
-        renderer.render = passes  # type: ignore[method-assign]
+        renderer._render_send = passes  # type: ignore[method-assign]
         try:
             yield renderer, passes
         finally:

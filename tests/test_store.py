@@ -429,29 +429,42 @@ def test_concurrent_callbacks_on_sqlite_are_each_kept_once(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_new_status_reports_the_sends_render_lease(store: Store) -> None:
-    """So the callback knows whether to start a pass: now, later, or not (someone is on it)."""
+def test_a_new_status_takes_a_free_render_lease_and_reports_a_held_one(store: Store) -> None:
+    """So that one worker, not each that took a callback, brings the thread up to date."""
     send_id = new_send(store)
     send = store.get_send(send_id)
     assert send is not None
+    record = store_module.SendRecord
+    soon = datetime.now(UTC) + timedelta(seconds=11)
 
-    def take(status: str, rank: int) -> Any:
+    def take(status: str, rank: int, owner: str | None = "worker-a") -> Any:
+        claim = (owner, soon) if owner else None
         taken = store.take_callback(
-            send.callback_token, "{}", external_id=None, status=status, rank=rank
+            send.callback_token, "{}", external_id=None, status=status, rank=rank, claim=claim
         )
         return taken.change
 
-    free = take("QUEUE", 10)
-    assert free.new and free.lease.owner is None and free.lease.rendered_at is None
-    held = store.acquire_render(store_module.SendRecord, send_id, "worker-b", seconds=10)
-    assert held is not None
-    during = take("SENT", 30)
-    assert during.lease.owner == "worker-b"
+    first = take("QUEUE", 10)
+    assert first.new and first.lease.owner == "worker-a" and first.lease.until == soon
+    assert store.acquire_render(record, send_id, "worker-b", seconds=10) is None
+    assert store.acquire_render(record, send_id, "worker-a", seconds=10) is None  # not `held`
+    held = store.acquire_render(record, send_id, "worker-a", seconds=10, held=True)
+    assert held is not None and held.render_owner == "worker-a"
+    during = take("SENT", 30, owner="worker-b")
+    assert during.new and during.lease.owner == "worker-a"  # not taken from its holder
     assert during.lease.until is not None and during.lease.until > datetime.now(UTC)
     wrote_at = datetime.now(UTC).replace(microsecond=0)
     assert store.finish_render(
-        store_module.SendRecord, send_id, "worker-b", held.version, wrote_at=wrote_at
-    )  # still dirty: SENT came after the lease was taken
-    after = take("DELIVERED", 40)
+        record, send_id, "worker-a", held.version, wrote_at=wrote_at, hold=soon
+    )  # still dirty (SENT came after the lease was taken): kept for the next pass
+    kept = store.get_send(send_id)
+    assert kept is not None and (kept.render_owner, kept.render_until) == ("worker-a", soon)
+    assert take("DELIVERED", 40, owner="worker-b").lease.owner == "worker-a"
+    again = store.acquire_render(record, send_id, "worker-a", seconds=10, held=True)
+    assert again is not None and again.rendered_at == wrote_at
+    assert not store.finish_render(record, send_id, "worker-a", again.version, hold=soon)
+    free = store.get_send(send_id)
+    assert free is not None and free.render_owner is None and not free.dirty  # clean: let go
+    after = take("READ", 50, owner=None)
     assert after.lease.owner is None and after.lease.rendered_at == wrote_at
-    assert take("DELIVERED", 40).lease == store_module.Lease()  # a duplicate changes nothing
+    assert take("READ", 50).lease == store_module.Lease()  # a duplicate changes nothing
