@@ -123,10 +123,7 @@ class ThreadRenderer:
         longer), and a row already waiting is left to wait. A burst of changes to one send
         costs one pass, not one per change."""
         with self._lock:
-            if row_id in self._busy:
-                self._busy[row_id] = True
-                return
-            if self._later.pending(row_id):
+            if self._asked_again(row_id) or self._later.pending(row_id):
                 return
             wait = max(wait, self._local_wait(row_id))
             if wait > 0:
@@ -191,11 +188,18 @@ class ThreadRenderer:
 
     def _now(self, row_id: str, fn: Callable[[str], None]) -> None:
         with self._lock:
-            if row_id in self._busy:
-                self._busy[row_id] = True
+            if self._asked_again(row_id):
                 return
             self._busy[row_id] = False
         self._run(row_id, fn)
+
+    def _asked_again(self, row_id: str) -> bool:
+        """With the lock held: if a pass of the row is queued or running, tell it to run
+        again when it ends, and say so."""
+        if row_id in self._busy:
+            self._busy[row_id] = True
+            return True
+        return False
 
     def _render_send(self, send_id: str) -> None:
         self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)

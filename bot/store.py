@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Self, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -1366,13 +1367,7 @@ def _insert_ignore_for(dialect: str, table: sa.Table) -> Any:
 
 IDLE_PING_SECONDS = 10.0
 # Driver errors after which a connection is not handed to anyone else.
-_DISCONNECTS: tuple[type[Exception], ...] = (OSError,)
-try:
-    import psycopg
-
-    _DISCONNECTS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
-except ImportError:  # SQLite only
-    pass
+_DISCONNECTS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def _ping_when_idle(engine: Engine) -> None:
