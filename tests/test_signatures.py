@@ -35,14 +35,14 @@ def test_the_documented_vector() -> None:
     assert not verifier.is_valid_request(BODY.replace("roadrunner", "roadrunnes"), headers)
 
 
-def call(app: Any, body: str, signature: str) -> int:
+def call(app: Any, body: str, signature: str, timestamp: str = TIMESTAMP) -> int:
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": "/slack/events",
         "QUERY_STRING": "",
         "CONTENT_TYPE": "application/x-www-form-urlencoded",
         "CONTENT_LENGTH": str(len(body.encode())),
-        "HTTP_X_SLACK_REQUEST_TIMESTAMP": TIMESTAMP,
+        "HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp,
         "HTTP_X_SLACK_SIGNATURE": signature,
         "wsgi.input": io.BytesIO(body.encode()),
     }
@@ -73,3 +73,27 @@ def test_the_app_checks_the_documented_vector(app: Any) -> None:
     assert call(app, BODY, SIGNATURE) != 401
     assert call(app, BODY.replace("roadrunner", "roadrunnes"), SIGNATURE) == 401
     assert call(app, BODY, SIGNATURE[:-1] + "0") == 401
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [
+        ("9" * 5000, SIGNATURE),  # past Python's int-string limit
+        ("1" + "0" * 4400, SIGNATURE),
+        (TIMESTAMP, "v0=" + "é" * 64),  # not ASCII: hmac.compare_digest raises on it
+        (TIMESTAMP, SIGNATURE[:-1] + "\u00ff"),
+        (TIMESTAMP, "v0=" + "a" * 5000),
+        (TIMESTAMP, SIGNATURE.upper()),
+        ("١٥٣١٤٢٠٦١٨", SIGNATURE),  # digits, but not ASCII ones
+        ("-1531420618", SIGNATURE),
+        (" " + TIMESTAMP, SIGNATURE),
+        (TIMESTAMP, ""),
+        ("", SIGNATURE),
+    ],
+)
+def test_hostile_signature_headers_are_401_without_a_traceback(
+    app: Any, caplog: pytest.LogCaptureFixture, timestamp: str, signature: str
+) -> None:
+    caplog.set_level("WARNING")
+    assert call(app, BODY, signature, timestamp) == 401
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") or r.exc_info]
