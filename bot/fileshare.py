@@ -62,6 +62,7 @@ class FileShares:
         self.client = client
         self.sending = sending
         self.media = media
+        self._file_origins = slackfiles.file_origins(config.slack.api_base_url)
 
     # the message event
 
@@ -177,6 +178,14 @@ class FileShares:
         return FileDraft(send=send, info=info, file_name=name, dropped_text=dropped_text)
 
     def _download(self, file: Mapping[str, Any], name: str) -> bytes:
+        if file.get("mode") == "external" or file.get("is_external"):
+            raise Refusal(
+                name,
+                "it is a link to a file kept outside Slack"
+                + (f" ({file['external_type']})" if file.get("external_type") else "")
+                + ", and the bot sends only files uploaded to Slack",
+                "Download the file and share it in Slack itself.",
+            )
         size = file.get("size")
         if isinstance(size, int) and size >= MAX_MEDIA_BYTES:
             raise Refusal(
@@ -192,7 +201,10 @@ class FileShares:
             url = details.get("url_private_download") or details.get("url_private")
         try:
             return slackfiles.download(
-                str(url or ""), self.config.slack.bot_token, max_bytes=MAX_MEDIA_BYTES - 1
+                str(url or ""),
+                self.config.slack.bot_token,
+                max_bytes=MAX_MEDIA_BYTES - 1,
+                allowed=self._file_origins,
             )
         except slackfiles.FileTooLarge:
             raise Refusal(

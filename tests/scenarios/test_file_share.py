@@ -248,3 +248,32 @@ def wait_in_thread_channel(bot: Harness, channel: str, ts: str, contains: str) -
 
     found: list[str] = bot.slack.wait_for(match, timeout=15)
     return found
+
+
+def _share_with(bot: Harness, name: str, **changes: Any) -> str:
+    """A real share in the stand-in, delivered to the app with its file object changed."""
+    answer = bot.driver.file_share(name, png(), user=USER, channel="C0SALES")
+    event = dict(answer.sent["event"])
+    event["channel"] = CHANNEL
+    event["ts"] = bot.slack.new_ts()
+    event["files"] = [{**event["files"][0], **changes}]
+    assert bot.driver.event(event).status == 200
+    return str(event["ts"])
+
+
+def test_the_bot_token_goes_to_no_host_but_slack_s(bot: Harness) -> None:
+    elsewhere = bot.files.add("elsewhere.png", png(), "image/png")
+    ts = _share_with(bot, "elsewhere.png", url_private=elsewhere, url_private_download=elsewhere)
+    texts = wait_in_thread(bot, ts, "can't be sent on WhatsApp")
+    assert "not to Slack's file host" in texts[-1]
+    assert bot.files.requests == []  # not even asked: the token never left for it
+    assert bot.slack.downloads == []
+    assert bot.provider.requests == []
+
+
+def test_a_file_kept_outside_slack_is_refused_with_the_reason(bot: Harness) -> None:
+    ts = _share_with(bot, "plan.png", mode="external", is_external=True, external_type="gdrive")
+    texts = wait_in_thread(bot, ts, "can't be sent on WhatsApp")
+    assert "kept outside Slack (gdrive)" in texts[-1]
+    assert bot.slack.downloads == []
+    assert bot.provider.requests == []
