@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.config import Config
 from bot.sending import SendRefused
+from bot.store import SendRecord
 
 
 def check(config: Config, *, channel_id: str | None, user_id: str | None) -> None:
@@ -20,3 +21,20 @@ def check(config: Config, *, channel_id: str | None, user_id: str | None) -> Non
             "You are not on the list of people who may send WhatsApp messages. Ask an admin to "
             f"add your member ID `{user_id}` under `access.allowed_users`."
         )
+
+
+def is_channel_offer(send: SendRecord) -> bool:
+    """A shared file offered in its channel's thread: anyone who may send there may act on it."""
+    return send.source == "file" and send.message_ts is not None
+
+
+def draft_refusal(send: SendRecord, user_id: str) -> str | None:
+    """Why `user_id` may not confirm, cancel or change this draft; None when they may.
+
+    A draft is its asker's alone (a slash command's confirmation, a shortcut's modal), except a
+    file offered in its channel; a group's members are confirmed only through their group."""
+    if send.source == "group":
+        return "This message is part of a group send; use the group's confirmation."
+    if is_channel_offer(send) or (send.user_id and send.user_id == user_id):
+        return None
+    return f"Only <@{send.user_id}>, who asked for this send, can confirm it."

@@ -56,8 +56,9 @@ def _clickable_draft(
         _close(respond, "This confirmation has expired; nothing was sent.")
         return None
     user = _user(body)
-    if send.source == "slash" and send.user_id != user:
-        _refuse(respond, f"Only <@{send.user_id}>, who asked for this send, can confirm it.")
+    refusal = access.draft_refusal(send, user)
+    if refusal is not None:
+        _refuse(respond, refusal)
         return None
     try:
         access.check(service.config, channel_id=send.channel_id, user_id=user)

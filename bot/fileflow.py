@@ -53,6 +53,8 @@ def modal_for_offer(services: Services, body: Mapping[str, Any]) -> dict[str, An
     send = services.store.get_send(send_id)
     if send is None or send.state is not SendState.DRAFT:
         return blocks.modal_problem("This file was already sent or cancelled.")
+    if send.source != "file" or not access.is_channel_offer(send):
+        return blocks.modal_problem("Only a file offered in a channel can be sent from here.")
     try:
         access.check(services.config, channel_id=send.channel_id, user_id=_user(body))
     except SendRefused as exc:
@@ -107,6 +109,16 @@ def check_submission(
     send = services.store.get_send(send_id_from_metadata(str(view.get("private_metadata") or "")))
     if send is None or send.state is not SendState.DRAFT:
         return {}, None  # sent or cancelled meanwhile: just close the modal
+    user = _user(body)
+    # The modal chooses a recipient for a file: a slash command's draft is never reachable here.
+    refusal = (
+        "This modal can only send a shared file."
+        if send.source != "file"
+        else access.draft_refusal(send, user)
+    )
+    if refusal is not None:
+        logger.warning("Refused a modal submission by %s for send %s", user, send.id)
+        return {ids.RECIPIENT_BLOCK: _plain(refusal)}, None
     values = (view.get("state") or {}).get("values") or {}
     recipient_text = str(
         (values.get(ids.RECIPIENT_BLOCK) or {}).get(ids.RECIPIENT_INPUT, {}).get("value") or ""
@@ -114,7 +126,6 @@ def check_submission(
     selected = (values.get(ids.SENDER_BLOCK) or {}).get(ids.SENDER_INPUT, {}).get(
         "selected_option"
     ) or {}
-    user = _user(body)
     errors, recipient, sender = services.files.check_choice(
         send, recipient_text, str(selected.get("value") or ""), user
     )
@@ -161,6 +172,11 @@ def send_to_group(services: Services, choice: Choice, name: str) -> None:
         services.store.update_batch(drafted.batch.id, message_ts=single.message_ts)
     if services.groups.confirm(drafted.batch.id) is not None:
         services.groups.deliver_all(drafted.batch.id)
+
+
+def _plain(text: str) -> str:
+    """An inline error is plain text: a mention in it shows as written."""
+    return text.replace("<@", "@").replace(">", "")
 
 
 def _user(body: Mapping[str, Any]) -> str:
