@@ -38,3 +38,11 @@ def draft_refusal(send: SendRecord, user_id: str) -> str | None:
     if is_channel_offer(send) or (send.user_id and send.user_id == user_id):
         return None
     return f"Only <@{send.user_id}>, who asked for this send, can confirm it."
+
+
+def may_see(send: SendRecord, *, channel_id: str | None, user_id: str | None) -> bool:
+    """A send's record is shown in the channel it was made in, or to the person who made it."""
+    return bool(
+        (send.channel_id and send.channel_id == channel_id)
+        or (send.user_id and send.user_id == user_id)
+    )

@@ -39,17 +39,24 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
     except SendRefused as exc:
         return blocks.problem(str(exc))
     if isinstance(parsed, commands.StatusRequest):
-        return status(service, parsed.transaction_id)
+        return status(service, parsed.transaction_id, channel_id=channel_id, user_id=user_id)
     return draft(services, parsed, command)
 
 
-def status(service: SendService, transaction_id: str) -> blocks.SlackMessage:
+def status(
+    service: SendService, transaction_id: str, *, channel_id: str | None, user_id: str | None
+) -> blocks.SlackMessage:
     store = service.store
     send = store.find_by_transaction_id(transaction_id) or store.get_send(transaction_id)
     if send is None:
         return blocks.problem(
             f"No send has the transactionId `{transaction_id}`. Copy it from a send's thread.",
             STATUS_EXAMPLE,
+        )
+    if not access.may_see(send, channel_id=channel_id, user_id=user_id):
+        return blocks.problem(
+            "I can't show that send here: it was made in another channel. Ask in the channel "
+            "it was sent from, or ask the person who sent it."
         )
     sender = service.sender_of(send)
     return blocks.status_lookup(send, sender, store.timeline(send.id))

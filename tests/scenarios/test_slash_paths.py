@@ -243,6 +243,21 @@ def test_status_lookup(bot: Harness) -> None:
     bot.wait_ephemeral("No send has the transactionId `nope`")
 
 
+def test_status_shows_a_send_only_in_its_channel_or_to_its_sender(bot: Harness) -> None:
+    confirm_and_send(bot)
+    bot.wait_thread("Status: *READ*")
+    transaction_id = bot.provider.sends[0].transaction_id
+    # Another person in another channel: refused, and nothing of the send is shown.
+    bot.driver.slash_command(f"status {transaction_id}", user=OTHER_USER, channel="C0SALES")
+    refusal = text_of(bot.wait_ephemeral("can't show that send here", OTHER_USER, "C0SALES"))
+    assert "+573001234567" not in refusal and "coffee" not in refusal
+    # Another person in the send's channel, and its sender anywhere: shown.
+    bot.driver.slash_command(f"status {transaction_id}", user=OTHER_USER, channel=CHANNEL)
+    assert transaction_id in text_of(bot.wait_ephemeral("*Timeline*", OTHER_USER, CHANNEL))
+    bot.driver.slash_command(f"status {transaction_id}", user=USER, channel="C0SALES")
+    assert transaction_id in text_of(bot.wait_ephemeral("*Timeline*", USER, "C0SALES"))
+
+
 def test_threads_keep_working_after_a_restart(bot: Harness) -> None:
     bot.provider.auto_callbacks = False
     confirm_and_send(bot)
