@@ -43,8 +43,16 @@ def free_port() -> int:
 class Harness:
     """One app instance with its own database, Slack and provider stand-ins."""
 
-    def __init__(self, tmp_path: Path, *, database_url: str | None = None, **config: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        database_url: str | None = None,
+        request_threads: int = 8,
+        **config: Any,
+    ) -> None:
         self.tmp_path = tmp_path
+        self.request_threads = request_threads
         self.slack = SlackStandIn(bot_token=SECRETS["SLACK_BOT_TOKEN"])
         self.provider = ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"]).start()
         self.files = FileHost()
@@ -69,7 +77,7 @@ class Harness:
     def start(self) -> Harness:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            serve_command(self.config_path, self.port),
+            serve_command(self.config_path, self.port, threads=self.request_threads),
             cwd=ROOT,
             env={**os.environ, **SECRETS},
             stdout=log,
