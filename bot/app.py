@@ -22,6 +22,7 @@ from bot.render import ThreadRenderer
 from bot.sending import SendService
 from bot.services import Services
 from bot.store import Store
+from bot.usernames import UserNames
 from bot.web import WebApp
 from bot.whatsapp.client import ProviderClient
 
@@ -65,7 +66,10 @@ def build_services(
         min_interval=render_interval,
     )
     intake = StatusIntake(config=config, store=store, renderer=renderer)
-    files = FileShares(config=config, store=store, client=client, sending=sending, media=media)
+    names = UserNames(client=client)
+    files = FileShares(
+        config=config, store=store, client=client, sending=sending, media=media, names=names
+    )
     home = HomeTabs(config=config, store=store, client=client, sending=sending)
     renderer.on_change = lambda send: home.refresh(send.user_id)
     return Services(
@@ -80,6 +84,7 @@ def build_services(
         files=files,
         groups=GroupSends(sending=sending, renderer=renderer),
         home=home,
+        names=names,
     )
 
 

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from bot import slacktext
 from bot.phones import EXAMPLE_NUMBER, looks_like_number
 from bot.whatsapp.payloads import MessageKind
 
@@ -53,7 +55,9 @@ _EXTENSIONS = {
 }
 
 _SLACK_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
-_FROM = re.compile(r"(?:^|\s)from:(\S*)", re.IGNORECASE)
+_WORD = re.compile(r"(?:<[^<>]*>|[^\s<]|<)+")
+
+Decode = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -114,47 +118,71 @@ def kind_from_url(url: str) -> MessageKind | None:
     return _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
 
 
-def parse(text: str) -> Parsed:
-    """Parse the text after `/whatsapp`, or raise CommandError."""
-    text = unwrap_slack_links(text.replace("\u00a0", " ")).strip()
+def parse(text: str, *, decode: Decode = slacktext.decode) -> Parsed:
+    """Parse the text after `/whatsapp`, or raise CommandError.
+
+    The text is in Slack's format. The recipient and URL are read from it as they are written;
+    what the customer reads (caption, file name, message) is passed through `decode`.
+    """
+    text = text.replace("\u00a0", " ").strip()
     sender_alias, text = _take_sender(text)
-    words = text.split()
-    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
-        if sender_alias is not None and not words:
+    words = _words(text)
+    plain = [word.plain for word in words]
+    if not plain or plain[0].lower() in ("help", "-h", "--help", "?"):
+        if sender_alias is not None and not plain:
             raise CommandError("`from:` needs something to send.", EXAMPLES[MessageKind.IMAGE])
         return HelpRequest()
-    first = words[0].lower()
+    first = plain[0].lower()
     if first == "status":
-        return _parse_status(words[1:])
+        return _parse_status(plain[1:])
     if first == "text":
-        return _parse_text(text, sender_alias)
+        return _parse_text(text, words, sender_alias, decode)
     if first in MessageKind.__members__.values() or first in ("doc", "pdf"):
         kind = MessageKind.DOCUMENT if first in ("doc", "pdf") else MessageKind(first)
-        return _parse_media(kind, words[1:], sender_alias, guessed=False)
+        return _parse_media(kind, words[1:], sender_alias, decode, guessed=False)
     # No type given: `<recipient> <url> [rest]`, the type read from the URL.
     if (
         _looks_like_url(first)
         or looks_like_number(first)
-        or (len(words) >= 2 and _looks_like_url(words[1]))
+        or (len(plain) >= 2 and _looks_like_url(plain[1]))
     ):
-        return _parse_media(None, words, sender_alias, guessed=True)
+        return _parse_media(None, words, sender_alias, decode, guessed=True)
     raise CommandError(
-        f"`{words[0]}` is not something I can send. Start with image, video, audio, document, "
+        f"`{plain[0]}` is not something I can send. Start with image, video, audio, document, "
         "text, status or help.",
         EXAMPLES[MessageKind.IMAGE],
     )
 
 
+@dataclass(frozen=True)
+class _Word:
+    """One word of the command as Slack sent it, where it starts, and its plain form."""
+
+    raw: str
+    start: int
+    plain: str
+
+
+def _words(text: str) -> list[_Word]:
+    """Words split at spaces, except inside a `<...>` link; a word of nothing is left out."""
+    found = (
+        _Word(match.group(), match.start(), slacktext.unescape(unwrap_slack_links(match.group())))
+        for match in _WORD.finditer(text)
+    )
+    return [word for word in found if word.plain]
+
+
 def _take_sender(text: str) -> tuple[str | None, str]:
-    matches = _FROM.findall(text)
-    if not matches:
+    senders = [word for word in _words(text) if word.plain.lower().startswith("from:")]
+    if not senders:
         return None, text
-    if len(matches) > 1:
+    if len(senders) > 1:
         raise CommandError("Name one sender only, with a single `from:`.", _from_example())
-    alias = matches[0]
+    sender = senders[0]
+    alias = sender.plain[len("from:") :]
     if not alias:
         raise CommandError("`from:` must be followed by a sender name.", _from_example())
-    return alias, _FROM.sub(" ", text, count=1).strip()
+    return alias, f"{text[: sender.start]} {text[sender.start + len(sender.raw) :]}".strip()
 
 
 def _from_example() -> str:
@@ -167,35 +195,43 @@ def _parse_status(args: list[str]) -> StatusRequest:
     return StatusRequest(transaction_id=args[0])
 
 
-def _parse_text(text: str, sender_alias: str | None) -> SendRequest:
-    parts = text.split(maxsplit=2)
-    if len(parts) < 2:
+def _parse_text(
+    text: str, words: list[_Word], sender_alias: str | None, decode: Decode
+) -> SendRequest:
+    if len(words) < 2:
         raise CommandError("Say who to send the text to.", EXAMPLES[MessageKind.TEXT])
-    if len(parts) < 3 or not parts[2].strip():
+    # The message keeps its own spacing: everything from its first word on.
+    message = decode(text[words[2].start :]) if len(words) > 2 else ""
+    if not message.strip():
         raise CommandError(
             "The message is missing after the recipient.", EXAMPLES[MessageKind.TEXT]
         )
     return SendRequest(
-        kind=MessageKind.TEXT, recipient=parts[1], body=parts[2], sender_alias=sender_alias
+        kind=MessageKind.TEXT, recipient=words[1].plain, body=message, sender_alias=sender_alias
     )
 
 
 def _parse_media(
-    kind: MessageKind | None, args: list[str], sender_alias: str | None, *, guessed: bool
+    kind: MessageKind | None,
+    args: list[_Word],
+    sender_alias: str | None,
+    decode: Decode,
+    *,
+    guessed: bool,
 ) -> SendRequest:
     example = EXAMPLES[kind or MessageKind.IMAGE]
     if not args:
         raise CommandError("Say who to send it to, and the media URL.", example)
-    recipient = args[0]
+    recipient = args[0].plain
     if _looks_like_url(recipient):
         raise CommandError("The recipient comes before the URL.", example)
     if len(args) < 2:
         raise CommandError(f"The media URL is missing after `{recipient}`.", example)
-    url = args[1]
+    url = args[1].plain
     _check_url(url, example)
     if kind is None:
         kind = kind_from_url(url)
-    rest = " ".join(args[2:]) or None
+    rest = decode(" ".join(word.raw for word in args[2:])).strip() or None
     caption = file_name = None
     if rest is not None and kind is not None:
         caption, file_name = place_rest(kind, rest)

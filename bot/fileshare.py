@@ -22,6 +22,7 @@ from bot.media.checks import MAX_MEDIA_BYTES, MediaInfo, MediaKind, MediaRefused
 from bot.media.service import MediaService
 from bot.sending import CALLBACK_PURPOSE, SendRefused, SendService
 from bot.store import SendRecord, Store
+from bot.usernames import UserNames
 from bot.whatsapp.payloads import MAX_CAPTION_CHARS, PayloadError, new_external_id
 
 logger = logging.getLogger(__name__)
@@ -56,12 +57,14 @@ class FileShares:
         client: WebClient,
         sending: SendService,
         media: MediaService,
+        names: UserNames,
     ) -> None:
         self.config = config
         self.store = store
         self.client = client
         self.sending = sending
         self.media = media
+        self.names = names
         self._file_origins = slackfiles.file_origins(config.slack.api_base_url)
 
     # the message event
@@ -141,7 +144,10 @@ class FileShares:
         recipient: str,
         origin: str | None = None,
     ) -> FileDraft:
-        """Download, check and keep a Slack file, and record a draft send of it."""
+        """Download, check and keep a Slack file, and record a draft send of it.
+
+        `text` is the message's, in Slack's format; an image's caption is that text as the
+        customer should read it."""
         name = str(file.get("name") or file.get("title") or "file")
         data = self._download(file, name)
         try:
@@ -149,10 +155,10 @@ class FileShares:
         except MediaRefused as refused:
             raise Refusal(name, refused.reason, refused.hint) from None
         kept = self.media.keep(data, info, file_name=name, slack_file_id=file.get("id"))
-        caption = text.strip()[:MAX_CAPTION_CHARS] or None
-        dropped_text = bool(caption) and info.kind is not MediaKind.IMAGE
-        if info.kind is not MediaKind.IMAGE:
-            caption = None
+        dropped_text = bool(text.strip()) and info.kind is not MediaKind.IMAGE
+        caption = None
+        if info.kind is MediaKind.IMAGE:
+            caption = self.names.decode(text).strip()[:MAX_CAPTION_CHARS] or None
         file_name = None
         if info.kind is MediaKind.DOCUMENT:
             file_name = name if name.lower().endswith(".pdf") else f"{name}.pdf"

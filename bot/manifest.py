@@ -17,6 +17,7 @@ BOT_SCOPES = [
     "commands",  # /whatsapp and the message shortcut
     "files:read",  # downloading a shared file to check it and hand it to the provider
     "groups:history",  # the file_share messages of private channels
+    "users:read",  # the names of people mentioned in a caption or message, for the customer
 ]
 BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups"]
 

@@ -22,6 +22,7 @@ from bot.media.service import MediaService
 from bot.render import ThreadRenderer
 from bot.sending import SendService
 from bot.store import Store
+from bot.usernames import UserNames
 from bot.whatsapp.client import ProviderClient
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Services:
     files: FileShares
     groups: GroupSends
     home: HomeTabs
+    names: UserNames
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )

@@ -29,7 +29,7 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
     channel_id = command.get("channel_id")
     user_id = command.get("user_id")
     try:
-        parsed = commands.parse(str(command.get("text") or ""))
+        parsed = commands.parse(str(command.get("text") or ""), decode=services.names.decode)
     except CommandError as exc:
         return blocks.problem(str(exc), exc.example)
     if isinstance(parsed, commands.HelpRequest):

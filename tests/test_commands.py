@@ -10,6 +10,7 @@ from bot.commands import (
     kind_from_url,
     parse,
 )
+from bot.slacktext import decode
 from bot.whatsapp.payloads import MessageKind
 
 
@@ -114,3 +115,54 @@ def test_each_mistake_has_its_own_message_and_an_example(
 )
 def test_kind_from_url(url: str, kind: MessageKind | None) -> None:
     assert kind_from_url(url) == kind
+
+
+def bob(user_id: str) -> str | None:
+    return "Bob" if user_id == "U0BOB" else None
+
+
+def test_a_caption_reaches_the_customer_as_typed_and_the_url_as_the_provider_fetches_it() -> None:
+    parsed = parse(
+        "image +573001234567 <https://x.example/c.jpg?size=l&amp;v=2> Fish &amp; Chips  <@U0BOB>",
+        decode=lambda text: decode(text, user_name=bob),
+    )
+    assert parsed == SendRequest(
+        kind=MessageKind.IMAGE,
+        recipient="+573001234567",
+        body="https://x.example/c.jpg?size=l&v=2",
+        caption="Fish & Chips @Bob",
+    )
+
+
+def test_a_text_message_is_decoded_and_keeps_its_spacing() -> None:
+    parsed = parse("text +573001234567 Look:  <http://x.example/a|see this> &lt;3 from:sales")
+    assert parsed == SendRequest(
+        kind=MessageKind.TEXT,
+        recipient="+573001234567",
+        body="Look:  see this (http://x.example/a) <3",
+        sender_alias="sales",
+    )
+
+
+def test_a_link_label_with_spaces_is_one_word() -> None:
+    parsed = parse("+573001234567 <https://x.example/menu|the menu, today> <!here>")
+    assert isinstance(parsed, SendRequest)
+    assert (parsed.body, parsed.rest) == ("https://x.example/menu", "@here")
+    text = parse("text <tel:+573001234567|+57 300 123 4567> <@U0BOB|bob> hi")
+    assert isinstance(text, SendRequest)
+    assert (text.recipient, text.body) == ("+573001234567", "@bob hi")
+
+
+def test_a_document_file_name_is_checked_as_the_customer_gets_it() -> None:
+    parsed = parse("document acme-ops https://x.example/d/9 Fish&amp;Chips.pdf")
+    assert isinstance(parsed, SendRequest) and parsed.file_name == "Fish&Chips.pdf"
+    with pytest.raises(CommandError, match="not a PDF file name"):
+        parse(
+            "document acme-ops https://x.example/d/9 <@U0BOB>.pdf",
+            decode=lambda text: decode(text, user_name=lambda _: "Bob Baker"),
+        )
+
+
+def test_a_message_of_only_markup_that_decodes_to_nothing_is_missing() -> None:
+    with pytest.raises(CommandError, match="message is missing"):
+        parse("text +573001234567 <!date^x| >")

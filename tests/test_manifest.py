@@ -44,6 +44,7 @@ def test_manifest_declares_what_the_bot_uses_and_nothing_more() -> None:
         "commands",
         "files:read",
         "groups:history",
+        "users:read",
     ]
     assert data["settings"]["event_subscriptions"]["bot_events"] == [
         "app_home_opened",

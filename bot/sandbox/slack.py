@@ -316,10 +316,16 @@ class SlackStandIn:
         name: str,
         *,
         real_name: str | None = None,
+        display_name: str | None = None,
         is_bot: bool = False,
         tz: str = "UTC",
     ) -> Json:
-        """Registers a person (or bot) so ``users.info`` describes them by name."""
+        """Registers a person (or bot) so ``users.info`` describes them by name.
+
+        ``name`` is the handle; the display name is the handle unless given, and ``""`` is a
+        person who never set one, as Slack answers for them.
+        """
+        shown = name if display_name is None else display_name
         user: Json = {
             "id": user_id,
             "team_id": self.team_id,
@@ -331,9 +337,9 @@ class SlackStandIn:
             "tz_offset": 0,
             "profile": {
                 "real_name": real_name or name,
-                "display_name": name,
+                "display_name": shown,
                 "real_name_normalized": real_name or name,
-                "display_name_normalized": name,
+                "display_name_normalized": shown,
                 "team": self.team_id,
             },
             "is_admin": False,
