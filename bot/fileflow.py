@@ -119,7 +119,7 @@ def check_submission(
         send, recipient_text, str(selected.get("value") or ""), user
     )
     if errors:
-        return errors, None
+        return {block: blocks.plain(error) for block, error in errors.items()}, None
     return {}, Choice(send_id=send.id, recipient=recipient, sender=sender, user_id=user)
 
 
