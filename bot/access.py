@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from bot.config import Config
 from bot.sending import SendRefused
 from bot.store import SendRecord
@@ -23,21 +25,26 @@ def check(config: Config, *, channel_id: str | None, user_id: str | None) -> Non
         )
 
 
+class DraftRefusal(enum.Enum):
+    NOT_THE_ASKER = "only the person who asked for this send can confirm it"
+    GROUP_MEMBER = "this message is part of a group send; use the group's confirmation"
+
+
 def is_channel_offer(send: SendRecord) -> bool:
     """A shared file offered in its channel's thread: anyone who may send there may act on it."""
     return send.source == "file" and send.message_ts is not None
 
 
-def draft_refusal(send: SendRecord, user_id: str) -> str | None:
+def draft_refusal(send: SendRecord, user_id: str) -> DraftRefusal | None:
     """Why `user_id` may not confirm, cancel or change this draft; None when they may.
 
     A draft is its asker's alone (a slash command's confirmation, a shortcut's modal), except a
     file offered in its channel; a group's members are confirmed only through their group."""
     if send.source == "group":
-        return "This message is part of a group send; use the group's confirmation."
+        return DraftRefusal.GROUP_MEMBER
     if is_channel_offer(send) or (send.user_id and send.user_id == user_id):
         return None
-    return f"Only <@{send.user_id}>, who asked for this send, can confirm it."
+    return DraftRefusal.NOT_THE_ASKER
 
 
 def may_see(send: SendRecord, *, channel_id: str | None, user_id: str | None) -> bool:

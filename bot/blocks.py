@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,9 +29,42 @@ class SlackMessage:
         return {"text": self.text, "blocks": self.blocks}
 
 
+# Characters that reorder what is shown around them: a file name can hide its real end behind
+# a right-to-left override. They are dropped, so the text reads in the order it is stored.
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_NO_BIDI = str.maketrans("", "", _BIDI_CONTROLS)
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def plain(text: str) -> str:
+    """Outside text for a plain_text field: one line, without bidi controls."""
+    return " ".join(text.translate(_NO_BIDI).splitlines())
+
+
 def esc(text: str) -> str:
-    """Escape user text for mrkdwn, so `<`, `>` and `&` cannot form links or mentions."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Outside text as part of one line of mrkdwn: `&`, `<` and `>` escaped (no link, mention
+    or date can form), line breaks made spaces (it cannot start a line), bidi controls dropped."""
+    return plain(text).translate(_ENTITIES)
+
+
+def quoted(text: str) -> str:
+    """Outside text that may span lines, as mrkdwn: every line behind `>`, escaped as `esc`
+    escapes, so no line of it can read as a line of the bot's own message."""
+    lines = text.translate(_NO_BIDI).splitlines() or [""]
+    return "\n".join(">" + line.translate(_ENTITIES) for line in lines)
+
+
+def labelled(label: str, value: str) -> str:
+    """`*Label:* value` for outside text on one line; the label, then the value quoted, for more."""
+    if len(value.splitlines()) <= 1:
+        return f"*{label}:* {esc(value)}"
+    return f"*{label}:*\n{quoted(value)}"
+
+
+def mention(user_id: str) -> str:
+    """A Slack mention of a member ID; anything else is shown as text."""
+    return f"<@{user_id}>" if _SLACK_ID.fullmatch(user_id) else esc(user_id)
 
 
 def _clip(text: str, limit: int = 2900) -> str:
@@ -82,15 +116,15 @@ def _what(send: SendRecord) -> str:
 def _content_lines(send: SendRecord) -> list[str]:
     kind = MessageKind(send.kind)
     if kind is MessageKind.TEXT:
-        return [f">{esc(send.body)}"]
+        return [quoted(send.body)]
     # A shared file's link is a bearer URL for the provider: it is never shown in Slack.
     lines = [
         "*Media:* the file shared in this thread" if send.media_id else f"*Media:* {esc(send.body)}"
     ]
     if send.caption:
-        lines.append(f"*Caption:* {esc(send.caption)}")
+        lines.append(labelled("Caption", send.caption))
     if send.file_name:
-        lines.append(f"*File name:* {esc(send.file_name)}")
+        lines.append(labelled("File name", send.file_name))
     return lines
 
 
@@ -106,7 +140,7 @@ def confirmation(
 ) -> SlackMessage:
     """The ephemeral question: what will go to whom, with `Send` and `Cancel`."""
     kind = MessageKind(send.kind)
-    to = send.recipient + (f" ({esc(recipient_label)})" if recipient_label else "")
+    to = esc(send.recipient) + (f" ({esc(recipient_label)})" if recipient_label else "")
     summary = [
         f"*Type:* {_KIND_EMOJI[kind]} {kind}",
         f"*To:* {to}",
@@ -116,7 +150,7 @@ def confirmation(
     if checked is not None:
         size = f", {size_text(checked.size)}" if checked.size is not None else ""
         summary.append(f"*Checked:* :white_check_mark: {esc(checked.content_type or '?')}{size}")
-    text = f"Send {_what(send)} on WhatsApp to {send.recipient} from {sender.label}?"
+    text = f"Send {_what(send)} on WhatsApp to {esc(send.recipient)} from {esc(sender.label)}?"
     return SlackMessage(
         text=text,
         blocks=[
@@ -150,7 +184,7 @@ def help_message() -> SlackMessage:
         f"• Text: `{EXAMPLES[MessageKind.TEXT]}`",
         f"• A send's record and status timeline: `{STATUS_EXAMPLE}`",
         "The recipient is a number with its country code or a contact name. The type may be "
-        "left out when the URL ends in .jpg, .png, .mp4, .mp3, .pdf…. Add `from:<sender>` to "
+        "left out when the URL ends in .jpg, .png, .mp4, .mp3, .pdf…. Add `from:&lt;sender&gt;` to "
         "send from another of the company's numbers. Nothing is sent until you click *Send*.",
     ]
     return SlackMessage(text="How to use /whatsapp", blocks=[section("\n".join(lines))])
@@ -158,7 +192,7 @@ def help_message() -> SlackMessage:
 
 def problem(message: str, example: str | None = None) -> SlackMessage:
     """An ephemeral refusal: what is wrong, and a correct example to copy."""
-    text = f":warning: {message}"
+    text = f":warning: {esc(message)}"
     blocks = [section(text)]
     if example:
         blocks.append(context(f"For example: `{esc(example)}`"))
@@ -183,14 +217,14 @@ def _state_line(send: SendRecord) -> str:
 
 def record(send: SendRecord, sender: Sender) -> SlackMessage:
     """The channel message: who sent what to whom from which number, and the latest status."""
-    who = f"<@{send.user_id}>" if send.user_id else "The command line"
+    who = mention(send.user_id) if send.user_id else "The command line"
     kind = MessageKind(send.kind)
     headline = (
-        f"{_KIND_EMOJI[kind]} {who} sent {_what(send)} on WhatsApp to *{send.recipient}* "
+        f"{_KIND_EMOJI[kind]} {who} sent {_what(send)} on WhatsApp to *{esc(send.recipient)}* "
         f"from *{esc(sender.label)}* (+{sender.number})"
     )
     status = _state_line(send)
-    text = f"{who} sent {_what(send)} to {send.recipient} from {sender.label}: " + (
+    text = f"{who} sent {_what(send)} to {esc(send.recipient)} from {esc(sender.label)}: " + esc(
         send.provider_status or str(send.state)
     )
     return SlackMessage(
@@ -200,9 +234,10 @@ def record(send: SendRecord, sender: Sender) -> SlackMessage:
 
 
 def transaction_reply(send: SendRecord) -> SlackMessage:
-    text = f"Provider transactionId: {send.transaction_id}"
+    transaction_id = esc(send.transaction_id or "")
+    text = f"Provider transactionId: {transaction_id}"
     return SlackMessage(
-        text=text, blocks=[section(f":receipt: Provider transactionId: `{send.transaction_id}`")]
+        text=text, blocks=[section(f":receipt: Provider transactionId: `{transaction_id}`")]
     )
 
 
@@ -247,7 +282,7 @@ def status_reply(send: SendRecord, rows: Sequence[StatusRow]) -> SlackMessage:
         for row in shown_timeline(rows)
     )
     head = f"{info.emoji} Status: *{esc(info.name)}*, {info.meaning}"
-    text = f"Status: {info.name} ({info.meaning})"
+    text = f"Status: {esc(info.name)} ({info.meaning})"
     return SlackMessage(text=text, blocks=[section(head), context(steps or esc(info.name))])
 
 
@@ -257,14 +292,14 @@ def status_event_reply(row: StatusRow) -> SlackMessage:
     detail = f"\nThe provider said: {esc(row.detail)}" if row.detail else ""
     if info.is_failure:
         text = f":x: *{esc(row.status)}*: {info.meaning}.{detail}"
-        plain = f"Failed: {row.status} ({info.meaning})"
+        fallback = f"Failed: {esc(row.status)} ({info.meaning})"
     else:
         text = (
             f":grey_question: The provider reported `{esc(row.status)}`, a status this bot does "
             f"not know; it is shown as received.{detail}"
         )
-        plain = f"Status {row.status} (not known to the bot)"
-    return SlackMessage(text=plain, blocks=[section(text), context(slack_date(row.received_at))])
+        fallback = f"Status {esc(row.status)} (not known to the bot)"
+    return SlackMessage(text=fallback, blocks=[section(text), context(slack_date(row.received_at))])
 
 
 # --- /whatsapp status ------------------------------------------------------------------------
@@ -272,11 +307,11 @@ def status_event_reply(row: StatusRow) -> SlackMessage:
 
 def status_lookup(send: SendRecord, sender: Sender, rows: Sequence[StatusRow]) -> SlackMessage:
     """A send's whole record and every status received, for the person who asked."""
-    who = f"<@{send.user_id}>" if send.user_id else "the command line"
+    who = mention(send.user_id) if send.user_id else "the command line"
     lines = [
-        f"*transactionId:* `{send.transaction_id or 'none'}`",
+        f"*transactionId:* `{esc(send.transaction_id or 'none')}`",
         f"*Sent by:* {who}, {slack_date(send.created_at)}",
-        f"*To:* {send.recipient}   *From:* {esc(sender.label)} (+{sender.number})",
+        f"*To:* {esc(send.recipient)}   *From:* {esc(sender.label)} (+{sender.number})",
         f"*Type:* {send.kind}",
         *_content_lines(send),
         f"*State:* {send.state}" + (f" ({esc(send.error)})" if send.error else ""),
@@ -289,7 +324,7 @@ def status_lookup(send: SendRecord, sender: Sender, rows: Sequence[StatusRow]) -
     ]
     blocks = [section("\n".join(lines))]
     blocks.append(section("*Timeline*\n" + ("\n".join(timeline) or "No status received yet.")))
-    return SlackMessage(text=f"WhatsApp send {send.transaction_id}", blocks=blocks)
+    return SlackMessage(text=f"WhatsApp send {esc(send.transaction_id or 'none')}", blocks=blocks)
 
 
 # --- files shared in Slack -------------------------------------------------------------------
@@ -311,15 +346,15 @@ def file_offer(
     dropped_text: bool,
 ) -> SlackMessage:
     """The reply in a shared file's thread: what would go out, with Send / Choose / Cancel."""
-    to = f"*{send.recipient}*" if send.recipient else "_choose a recipient_"
+    to = f"*{esc(send.recipient)}*" if send.recipient else "_choose a recipient_"
     lines = [
         f":paperclip: Send *{esc(file_name)}* ({esc(format_name)}, {size_text(size)}) on WhatsApp?",
         f"*From:* {esc(sender.label)} (+{sender.number})   *To:* {to}",
     ]
     if send.caption:
-        lines.append(f"*Caption:* {esc(send.caption)}")
+        lines.append(labelled("Caption", send.caption))
     if send.file_name:
-        lines.append(f"*File name:* {esc(send.file_name)}")
+        lines.append(labelled("File name", send.file_name))
     if dropped_text:
         lines.append("_The message text is not sent: WhatsApp shows captions only on images._")
     elements = []
@@ -327,7 +362,7 @@ def file_offer(
         elements.append(button("Send", ids.SEND, send.id, "primary"))
     elements.append(button("Choose recipient…", ids.CHOOSE_RECIPIENT, send.id))
     elements.append(button("Cancel", ids.CANCEL, send.id))
-    text = f"Send {file_name} on WhatsApp?"
+    text = f"Send {esc(file_name)} on WhatsApp?"
     return SlackMessage(
         text=text,
         blocks=[
@@ -342,12 +377,13 @@ def file_refused(file_name: str, reason: str, hint: str) -> SlackMessage:
     blocks = [section(text)]
     if hint:
         blocks.append(context(esc(hint)))
-    return SlackMessage(text=f"{file_name} can't be sent on WhatsApp: {reason}", blocks=blocks)
+    fallback = f"{esc(file_name)} can't be sent on WhatsApp: {esc(reason)}"
+    return SlackMessage(text=fallback, blocks=blocks)
 
 
 def offer_cancelled(file_name: str, user_id: str) -> SlackMessage:
     return confirmation_closed(
-        f":wastebasket: <@{user_id}> cancelled sending *{esc(file_name)}*; nothing was sent."
+        f":wastebasket: {mention(user_id)} cancelled sending *{esc(file_name)}*; nothing was sent."
     )
 
 
@@ -397,13 +433,13 @@ def recipient_modal(
     if send.recipient:
         recipient_input["initial_value"] = send.recipient
     options = [
-        {"text": {"type": "plain_text", "text": f"{s.label} (+{s.number})"[:75]}, "value": s.alias}
+        {"text": {"type": "plain_text", "text": plain(s.describe())[:75]}, "value": s.alias}
         for s in senders
     ]
     initial = next((o for o in options if o["value"] == chosen_sender), options[0])
     summary = f":paperclip: *{esc(file_name)}* ({esc(format_name)}, {size_text(size)})"
     if send.caption:
-        summary += f"\n*Caption:* {esc(send.caption)}"
+        summary += "\n" + labelled("Caption", send.caption)
     return _modal_shell(
         [
             section(summary),
@@ -445,7 +481,7 @@ def group_confirmation(
 ) -> SlackMessage:
     """The ephemeral question for a group: the count and the first few recipients."""
     kind = MessageKind(sample.kind)
-    shown = ", ".join(recipients[:GROUP_PREVIEW])
+    shown = ", ".join(esc(r) for r in recipients[:GROUP_PREVIEW])
     more = len(recipients) - GROUP_PREVIEW
     if more > 0:
         shown += f" and {more} more"
@@ -455,7 +491,10 @@ def group_confirmation(
         f"*From:* {esc(sender.label)} (+{sender.number})",
         *_content_lines(sample),
     ]
-    text = f"Send {_what(sample)} on WhatsApp to {len(recipients)} recipients ({batch.group_name})?"
+    text = (
+        f"Send {_what(sample)} on WhatsApp to {len(recipients)} recipients "
+        f"({esc(batch.group_name)})?"
+    )
     return SlackMessage(
         text=text,
         blocks=[
@@ -512,7 +551,7 @@ def group_progress(
     if counts["unknown"]:
         line += f" · {counts['unknown']} unknown"
     sample = members[0]
-    who = f"<@{batch.user_id}>" if batch.user_id else "Someone"
+    who = mention(batch.user_id) if batch.user_id else "Someone"
     head = (
         f"{_KIND_EMOJI[MessageKind(sample.kind)]} {who} is sending {_what(sample)} on WhatsApp to "
         f"group *{esc(batch.group_name)}* ({total} recipients) from *{esc(sender.label)}* "
@@ -530,26 +569,26 @@ def group_progress(
     if counts["failed"] or counts["unknown"]:
         parts.append(context("Each failure is explained in the thread."))
     return SlackMessage(
-        text=f"{batch.group_name}: {line}" + (f" · {totals}" if totals else ""), blocks=parts
+        text=f"{esc(batch.group_name)}: {line}" + (f" · {totals}" if totals else ""), blocks=parts
     )
 
 
 def member_outcome(send: SendRecord) -> SlackMessage:
     """One member of a group was refused, or its outcome is unknown."""
     message = outcome_reply(send)
-    prefix = f"*{send.recipient}*: "
+    prefix = f"*{esc(send.recipient)}*: "
     blocks_ = [dict(b) for b in message.blocks]
     first = blocks_[0]
     first["text"] = {"type": "mrkdwn", "text": prefix + first["text"]["text"]}
-    return SlackMessage(text=f"{send.recipient}: {message.text}", blocks=blocks_)
+    return SlackMessage(text=f"{esc(send.recipient)}: {message.text}", blocks=blocks_)
 
 
 def member_failure(send: SendRecord, row: StatusRow) -> SlackMessage:
     info = statuses.describe(row.status)
     detail = f" The provider said: {esc(row.detail)}" if row.detail else ""
-    text = f":x: *{send.recipient}*: *{esc(row.status)}*, {info.meaning}.{detail}"
+    text = f":x: *{esc(send.recipient)}*: *{esc(row.status)}*, {info.meaning}.{detail}"
     return SlackMessage(
-        text=f"{send.recipient}: {row.status} ({info.meaning})", blocks=[section(text)]
+        text=f"{esc(send.recipient)}: {esc(row.status)} ({info.meaning})", blocks=[section(text)]
     )
 
 
@@ -570,8 +609,8 @@ def _send_line(send: SendSummary, sender_label: str) -> str:
             SendState.UNKNOWN: ":warning: *unknown*",
         }.get(send.state, esc(str(send.state)))
     return (
-        f"{status} · {slack_date(send.created_at)} · {send.kind} to *{send.recipient}* from "
-        f"{esc(sender_label)}\n`{send.transaction_id or 'no transactionId'}`"
+        f"{status} · {slack_date(send.created_at)} · {send.kind} to *{esc(send.recipient)}* "
+        f"from {esc(sender_label)}\n`{esc(send.transaction_id or 'no transactionId')}`"
     )
 
 

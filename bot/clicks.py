@@ -35,7 +35,7 @@ def _user(body: Mapping[str, Any]) -> str:
 
 
 def _refuse(respond: Respond, text: str) -> None:
-    """An ephemeral note to the clicker that leaves the message they clicked as it is."""
+    """An ephemeral note (mrkdwn) to the clicker that leaves the message they clicked as it is."""
     respond(text=f":no_entry: {text}", response_type="ephemeral", replace_original=False)
 
 
@@ -57,16 +57,23 @@ def _clickable_draft(
         return None
     user = _user(body)
     refusal = access.draft_refusal(send, user)
-    if refusal is not None:
-        _refuse(respond, refusal)
+    if refusal is access.DraftRefusal.GROUP_MEMBER:
+        _refuse(respond, "This message is part of a group send; use the group's confirmation.")
+        return None
+    if refusal is access.DraftRefusal.NOT_THE_ASKER:
+        _refuse(respond, f"Only {_who(send.user_id)}, who asked for this send, can confirm it.")
         return None
     try:
         access.check(service.config, channel_id=send.channel_id, user_id=user)
         service.resolve_sender(send.sender_alias, send.channel_id)
     except SendRefused as exc:
-        _refuse(respond, str(exc))
+        _refuse(respond, blocks.esc(str(exc)))
         return None
     return send
+
+
+def _who(user_id: str | None) -> str:
+    return blocks.mention(user_id) if user_id else "the person who asked"
 
 
 def _already(send: SendRecord) -> str:
@@ -92,7 +99,9 @@ def on_send(
         service,
         renderer,
         send.id,
-        before_call=lambda _: _close(respond, f":outbox_tray: Sending to {send.recipient}…"),
+        before_call=lambda _: _close(
+            respond, f":outbox_tray: Sending to {blocks.esc(send.recipient)}…"
+        ),
     )
     final = service.store.get_send(send.id) or send
     _close(respond, _done_text(final))
@@ -127,12 +136,12 @@ def deliver(
 def _done_text(send: SendRecord) -> str:
     if send.state is SendState.SENT:
         return (
-            f":white_check_mark: Sent to {send.recipient}. transactionId `{send.transaction_id}`; "
-            "statuses follow in the record's thread."
+            f":white_check_mark: Sent to {blocks.esc(send.recipient)}. transactionId "
+            f"`{blocks.esc(send.transaction_id or '')}`; statuses follow in the record's thread."
         )
     if send.state is SendState.UNKNOWN:
         return ":warning: Not sure whether it was sent; see the record's thread."
-    return f":x: Not sent: {send.error}. See the record's thread."
+    return f":x: Not sent: {blocks.esc(send.error or 'no reason given')}. See the record's thread."
 
 
 def on_cancel(service: SendService, body: Mapping[str, Any], respond: Respond) -> None:
@@ -166,13 +175,13 @@ def on_retry(
         access.check(service.config, channel_id=send.channel_id, user_id=user)
         service.resolve_sender(send.sender_alias, send.channel_id)
     except SendRefused as exc:
-        _refuse(respond, str(exc))
+        _refuse(respond, blocks.esc(str(exc)))
         return
     retried = service.retry(send.id)
     if retried is None:
         _refuse(respond, "This send was already retried or has a result; it is not sent again.")
         return
-    _close(respond, f":repeat: <@{user}> chose to send it again.")
+    _close(respond, f":repeat: {blocks.mention(user)} chose to send it again.")
     deliver(service, renderer, send.id)
 
 
@@ -210,7 +219,7 @@ def _owned_batch(
         return None
     user = _user(body)
     if batch.user_id != user:
-        _refuse(respond, f"Only <@{batch.user_id}>, who asked for this send, can confirm it.")
+        _refuse(respond, f"Only {_who(batch.user_id)}, who asked for this send, can confirm it.")
         return None
     members = services.store.batch_sends(batch.id)
     try:
@@ -218,7 +227,7 @@ def _owned_batch(
         if members:
             services.sending.resolve_sender(members[0].sender_alias, batch.channel_id)
     except SendRefused as exc:
-        _refuse(respond, str(exc))
+        _refuse(respond, blocks.esc(str(exc)))
         return None
     return batch
 

@@ -111,14 +111,11 @@ def check_submission(
         return {}, None  # sent or cancelled meanwhile: just close the modal
     user = _user(body)
     # The modal chooses a recipient for a file: a slash command's draft is never reachable here.
-    refusal = (
-        "This modal can only send a shared file."
-        if send.source != "file"
-        else access.draft_refusal(send, user)
-    )
-    if refusal is not None:
+    refusal = access.draft_refusal(send, user)
+    if send.source != "file" or refusal is not None:
         logger.warning("Refused a modal submission by %s for send %s", user, send.id)
-        return {ids.RECIPIENT_BLOCK: _plain(refusal)}, None
+        why = refusal.value if refusal else "this modal can only send a shared file"
+        return {ids.RECIPIENT_BLOCK: f"Not sent: {why}."}, None
     values = (view.get("state") or {}).get("values") or {}
     recipient_text = str(
         (values.get(ids.RECIPIENT_BLOCK) or {}).get(ids.RECIPIENT_INPUT, {}).get("value") or ""
@@ -130,7 +127,7 @@ def check_submission(
         send, recipient_text, str(selected.get("value") or ""), user
     )
     if errors:
-        return errors, None
+        return {block: blocks.plain(error) for block, error in errors.items()}, None
     return {}, Choice(send_id=send.id, recipient=recipient, sender=sender, user_id=user)
 
 
@@ -172,11 +169,6 @@ def send_to_group(services: Services, choice: Choice, name: str) -> None:
         services.store.update_batch(drafted.batch.id, message_ts=single.message_ts)
     if services.groups.confirm(drafted.batch.id) is not None:
         services.groups.deliver_all(drafted.batch.id)
-
-
-def _plain(text: str) -> str:
-    """An inline error is plain text: a mention in it shows as written."""
-    return text.replace("<@", "@").replace(">", "")
 
 
 def _user(body: Mapping[str, Any]) -> str:

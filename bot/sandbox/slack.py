@@ -1240,7 +1240,7 @@ class SlackStandIn:
             reply = self._response_post(handler, verb, path[len("/response/") :])
             handler.reply(reply, head=head)
         elif path.startswith("/files-pri/"):
-            self._download(handler, verb, unquote(path))
+            self._download(handler, verb, path)
         elif path in {"/", "/signin"} and verb in {"GET", "HEAD"}:
             handler.reply(_Reply(200, _LOGIN_PAGE, "text/html; charset=utf-8"), head=head)
         else:
@@ -1436,7 +1436,7 @@ class SlackStandIn:
                 match is None
                 or stored is None
                 or match.group(1) != self.team_id
-                or match.group(4) != stored.obj["name"]
+                or unquote(match.group(4)) != stored.obj["name"]
             ):
                 handler.reply(_Reply(404, b"Not Found", "text/plain; charset=utf-8"))
                 return
