@@ -28,6 +28,7 @@ def check(config: Config, *, channel_id: str | None, user_id: str | None) -> Non
 class DraftRefusal(enum.Enum):
     NOT_THE_ASKER = "only the person who asked for this send can confirm it"
     GROUP_MEMBER = "this message is part of a group send; use the group's confirmation"
+    NOT_A_SHARED_FILE = "this modal can only send a shared file"
 
 
 def is_channel_offer(send: SendRecord) -> bool:
@@ -45,6 +46,14 @@ def draft_refusal(send: SendRecord, user_id: str) -> DraftRefusal | None:
     if is_channel_offer(send) or (send.user_id and send.user_id == user_id):
         return None
     return DraftRefusal.NOT_THE_ASKER
+
+
+def modal_refusal(send: SendRecord, user_id: str) -> DraftRefusal | None:
+    """As `draft_refusal`, for the recipient modal: it chooses a recipient for a shared file,
+    so a slash command's draft is never reachable through it."""
+    if send.source != "file":
+        return DraftRefusal.NOT_A_SHARED_FILE
+    return draft_refusal(send, user_id)
 
 
 def may_see(send: SendRecord, *, channel_id: str | None, user_id: str | None) -> bool:

@@ -110,12 +110,10 @@ def check_submission(
     if send is None or send.state is not SendState.DRAFT:
         return {}, None  # sent or cancelled meanwhile: just close the modal
     user = _user(body)
-    # The modal chooses a recipient for a file: a slash command's draft is never reachable here.
-    refusal = access.draft_refusal(send, user)
-    if send.source != "file" or refusal is not None:
+    refusal = access.modal_refusal(send, user)
+    if refusal is not None:
         logger.warning("Refused a modal submission by %s for send %s", user, send.id)
-        why = refusal.value if refusal else "this modal can only send a shared file"
-        return {ids.RECIPIENT_BLOCK: f"Not sent: {why}."}, None
+        return {ids.RECIPIENT_BLOCK: f"Not sent: {refusal.value}."}, None
     values = (view.get("state") or {}).get("values") or {}
     recipient_text = str(
         (values.get(ids.RECIPIENT_BLOCK) or {}).get(ids.RECIPIENT_INPUT, {}).get("value") or ""
