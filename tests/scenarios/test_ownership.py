@@ -10,7 +10,7 @@ from typing import Any
 from bot import ids
 from bot.store import SendRecord, SendState, sends
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness
-from tests.scenarios.test_file_share import choice, png, share, wait_in_thread
+from tests.scenarios.test_file_share import choice, png
 
 
 def slash_draft(bot: Harness) -> SendRecord:
@@ -20,20 +20,25 @@ def slash_draft(bot: Harness) -> SendRecord:
     return bot.only_send()
 
 
-def offer_view(bot: Harness, user: str) -> dict[str, Any]:
-    """The recipient modal of a file offered in the channel, as opened for `user`."""
-    ts = share(bot, "parcel.png", png())
-    wait_in_thread(bot, ts, "Send *parcel.png*")
-    bot.driver.click(ids.CHOOSE_RECIPIENT, user=user, channel=CHANNEL)
-
-    def ready() -> dict[str, Any] | None:
-        for view in bot.slack.views.values():
-            if any(b.get("block_id") == ids.RECIPIENT_BLOCK for b in view.get("blocks", [])):
-                return view
-        return None
-
-    found: dict[str, Any] = bot.slack.wait_for(ready, timeout=10)
-    return found
+def forged_view(send_id: str) -> dict[str, Any]:
+    """The recipient modal as a crafted submission would carry it, naming `send_id`."""
+    return {
+        "type": "modal",
+        "callback_id": ids.MODAL,
+        "private_metadata": json.dumps({"send_id": send_id}),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ids.RECIPIENT_BLOCK,
+                "element": {"type": "plain_text_input", "action_id": ids.RECIPIENT_INPUT},
+            },
+            {
+                "type": "input",
+                "block_id": ids.SENDER_BLOCK,
+                "element": {"type": "plain_text_input", "action_id": ids.SENDER_INPUT},
+            },
+        ],
+    }
 
 
 def naming(view: dict[str, Any], send_id: str) -> dict[str, Any]:
@@ -46,9 +51,8 @@ def naming(view: dict[str, Any], send_id: str) -> dict[str, Any]:
 
 def test_a_modal_submission_cannot_send_another_person_s_slash_draft(bot: Harness) -> None:
     alice = slash_draft(bot)
-    view = offer_view(bot, OTHER_USER)
     answer = bot.driver.submit_view(
-        naming(view, alice.id), choice("+573009876543", "sales"), user=OTHER_USER
+        forged_view(alice.id), choice("+573009876543", "sales"), user=OTHER_USER
     )
     assert answer.status == 200
     assert answer.json["response_action"] == "errors"  # type: ignore[index]
@@ -69,9 +73,8 @@ def test_a_slash_draft_is_never_reachable_through_the_modal_even_by_its_owner(
     bot: Harness,
 ) -> None:
     alice = slash_draft(bot)
-    view = offer_view(bot, USER)
     answer = bot.driver.submit_view(
-        naming(view, alice.id), choice("+573009876543", "sales"), user=USER
+        forged_view(alice.id), choice("+573009876543", "sales"), user=USER
     )
     assert answer.json["response_action"] == "errors"  # type: ignore[index]
     draft = bot.store.get_send(alice.id)
