@@ -17,9 +17,27 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from bot.media import isobmff
+from bot.media.kinds import MAX_MEDIA_BYTES, MediaKind
+from bot.media.refusals import (
+    _ACCEPTED_BY_KIND,
+    _ANY_ACCEPTED,
+    _KIND_NOUN,
+    _ONLY_AUDIO,
+    _ONLY_IMAGES,
+    _ONLY_PDF,
+    _ONLY_VIDEOS,
+    _SHRINK_HINTS,
+    _TO_MP3,
+    _TO_MP4,
+    _TO_PDF,
+    MediaRefused,
+    RefusalCode,
+    _amount,
+    _empty,
+    _megabytes,
+)
 
 __all__ = [
     "MAX_MEDIA_BYTES",
@@ -32,8 +50,6 @@ __all__ = [
     "sniff",
 ]
 
-MAX_MEDIA_BYTES = 5_000_000
-"""The provider takes media "less than 5MB": read strictly, so 5,000,000 bytes is refused."""
 
 _MAX_PNG_CHUNKS = 100_000
 _MAX_JPEG_SEGMENTS = 10_000
@@ -48,27 +64,6 @@ _U16LE = struct.Struct("<H")
 _U32LE = struct.Struct("<I")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
-
-
-class MediaKind(StrEnum):
-    """The provider's media message types."""
-
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
-
-
-class RefusalCode(StrEnum):
-    """Why a file was refused, for programs; people read ``MediaRefused.reason``."""
-
-    EMPTY = "empty"
-    TOO_LARGE = "too_large"
-    WRONG_KIND = "wrong_kind"
-    UNSUPPORTED_FORMAT = "unsupported_format"
-    UNSUPPORTED_CODEC = "unsupported_codec"
-    CORRUPT = "corrupt"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -89,28 +84,6 @@ class MediaInfo:
     """"AAC", "MP3", "AMR"...; None for images, documents and videos without sound."""
     codecs: str | None = None
     """RFC 6381 codecs parameter for videos, e.g. "avc1.42C01E, mp4a.40.2"."""
-
-
-class MediaRefused(Exception):
-    """The provider would drop this file; ``reason`` says what was found, ``hint`` what to do."""
-
-    def __init__(
-        self,
-        reason: str,
-        hint: str,
-        *,
-        code: RefusalCode,
-        detected: str | None = None,
-    ) -> None:
-        super().__init__(reason, hint)
-        self.reason = reason
-        self.hint = hint
-        self.code = code
-        self.detected = detected
-        """MIME type of the content found, when it was recognised."""
-
-    def __str__(self) -> str:
-        return f"{self.reason} {self.hint}"
 
 
 def inspect_media(
@@ -220,20 +193,6 @@ class _Found:
         )
 
 
-_KIND_NOUN = {
-    MediaKind.IMAGE: "an image",
-    MediaKind.VIDEO: "a video",
-    MediaKind.AUDIO: "an audio file",
-    MediaKind.DOCUMENT: "a document",
-}
-
-_ACCEPTED_BY_KIND = {
-    MediaKind.IMAGE: "Send a JPEG or PNG image.",
-    MediaKind.VIDEO: "Send an MP4 or 3GPP video with H.264 video and AAC audio.",
-    MediaKind.AUDIO: "Send an AAC, MP3 or AMR audio file.",
-    MediaKind.DOCUMENT: "Send a PDF document.",
-}
-
 _EXTENSION_ALIASES = {
     "jpeg": "jpg",
     "jpe": "jpg",
@@ -293,49 +252,6 @@ def _extension_of(file_name: str | None) -> str | None:
     return _EXTENSION_ALIASES.get(ext, ext)
 
 
-_ANY_ACCEPTED = (
-    "Send a JPEG or PNG image, an MP4 video (H.264 and AAC), a PDF document, "
-    "or AAC, MP3 or AMR audio."
-)
-
-
-def _empty() -> MediaRefused:
-    return MediaRefused(
-        "This file is empty (0 bytes).",
-        "Check that the upload finished, then share the file again.",
-        code=RefusalCode.EMPTY,
-    )
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
-
-
-def _amount(size: int) -> str:
-    if size >= 100_000:
-        return _megabytes(size)
-    if size >= 1_000:
-        return f"{size // 1_000} KB"
-    return f"{size} byte" + ("" if size == 1 else "s")
-
-
-_SHRINK_HINTS = {
-    MediaKind.IMAGE: (
-        "Resize it or save it as a JPEG at a lower quality; a photo 1600 pixels wide is "
-        "usually well under 1 MB."
-    ),
-    MediaKind.VIDEO: (
-        "Shorten it or lower its resolution, for example: ffmpeg -i in.mp4 -vf scale=-2:480 "
-        "-c:v libx264 -crf 28 -pix_fmt yuv420p -c:a aac -b:a 64k out.mp4"
-    ),
-    MediaKind.AUDIO: (
-        "Shorten it or lower its bitrate, for example: ffmpeg -i in.mp3 -c:a libmp3lame "
-        "-b:a 64k out.mp3"
-    ),
-    MediaKind.DOCUMENT: "Compress the PDF (most PDF tools can reduce file size) or split it.",
-}
-
-
 def _too_large(
     size: int, limit: int, found: _Found | None, expected: MediaKind | None
 ) -> MediaRefused:
@@ -368,18 +284,6 @@ def _refused(
     kind: MediaKind | None, noun: str, mime: str, ext: str, name: str, reason: str, hint: str
 ) -> _Found:
     return _Found(kind, noun, mime, ext, name).refuse(RefusalCode.UNSUPPORTED_FORMAT, reason, hint)
-
-
-_ONLY_IMAGES = "and the provider only takes JPEG or PNG images"
-_ONLY_VIDEOS = "and the provider only takes MP4 or 3GPP videos"
-_ONLY_AUDIO = "and the provider only takes AAC, MP3 or AMR audio files"
-_ONLY_PDF = "and the provider only takes PDF documents"
-_TO_PDF = "Save or export it as a PDF and send that as a document."
-_TO_MP3 = "Convert it to MP3, for example: ffmpeg -i in.{ext} -c:a libmp3lame -q:a 2 out.mp3"
-_TO_MP4 = (
-    "Convert it to an MP4 with H.264 video and AAC audio, for example: "
-    "ffmpeg -i in.{ext} -c:v libx264 -pix_fmt yuv420p -c:a aac out.mp4"
-)
 
 
 def _refused_image(name: str, mime: str, ext: str, hint: str, *, an: bool = False) -> _Found:
