@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from bot.media.kinds import MediaKind
 
-__all__ = ["MediaRefused", "RefusalCode"]
+__all__ = ["MediaRefused", "MediaUrlRefused", "RefusalCode"]
 
 
 class RefusalCode(StrEnum):
@@ -38,6 +38,18 @@ class MediaRefused(Exception):
         self.code = code
         self.detected = detected
         """MIME type of the content found, when it was recognised."""
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.hint}"
+
+
+class MediaUrlRefused(Exception):
+    """The link cannot be sent; ``reason`` says what was found, ``hint`` what to do."""
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(reason, hint)
+        self.reason = reason
+        self.hint = hint
 
     def __str__(self) -> str:
         return f"{self.reason} {self.hint}"
