@@ -29,19 +29,11 @@ problem.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import ipaddress
-import re
-import socket
 import ssl
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TypeAlias
 from urllib.parse import quote, urljoin, urlsplit
 
 from bot.media.addresses import (
@@ -56,6 +48,20 @@ from bot.media.addresses import (
     is_public_address,
 )
 from bot.media.checks import MAX_MEDIA_BYTES, MediaKind, MediaRefused, check_prefix, sniff
+from bot.media.fetch import (
+    PREFIX_BYTES,
+    Resolver,
+    _content_length,
+    _content_range,
+    _count,
+    _Deadline,
+    _Expired,
+    _getaddrinfo,
+    _lookup,
+    _media_type,
+    _read,
+    _Session,
+)
 from bot.media.refusals import MediaUrlRefused
 
 __all__ = [
@@ -67,13 +73,6 @@ __all__ = [
     "is_public_address",
 ]
 
-Resolver: TypeAlias = Callable[[str, int], list[str]]
-
-PREFIX_BYTES = 65_536
-"""How much of the file is fetched (``Range: bytes=0-65535``) to recognise its content."""
-
-_READ_CHUNK = 65_536
-_USER_AGENT = "slack-whatsapp-bot/0.1 (media link check)"
 _SHOWN_URL_CHARS = 200
 
 
@@ -91,103 +90,6 @@ class RemoteMedia:
     """The message type the content is, judged from the content itself."""
     address: str
     """The IP address that was checked and connected to."""
-
-
-# --- time ------------------------------------------------------------------------------------
-
-
-class _Expired(Exception):
-    """The deadline passed."""
-
-
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return self._end - time.monotonic()
-
-    def remaining(self) -> float:
-        """Seconds left; raises _Expired when there are none."""
-        left = self.left()
-        if left <= 0:
-            raise _Expired
-        return left
-
-    @property
-    def expired(self) -> bool:
-        return self.left() <= 0
-
-
-class _Watchdog:
-    """Shuts a socket down at the deadline, so no slow trickle of bytes can outlast it."""
-
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
-        self._lock = threading.Lock()
-        self._sock = sock
-        self._stopped = False
-        self._timer = threading.Timer(max(deadline.left(), 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sock = sock
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            # The plain socket's shutdown, also for an SSLSocket: it just ends the stream.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        """Call before closing the socket."""
-        with self._lock:
-            self._stopped = True
-            self._timer.cancel()
-
-
-# --- names and addresses ---------------------------------------------------------------------
-
-
-def _getaddrinfo(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
-
-
-def _lookup(resolve: Resolver, host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
-    """``resolve(host, port)`` as IP addresses, given up on at the deadline.
-
-    Raises _Expired, or the resolver's own error (OSError, UnicodeError...), or ValueError for
-    an answer that is not an IP address.
-    """
-    answers: list[list[str]] = []
-    errors: list[Exception] = []
-
-    def run() -> None:
-        try:
-            answers.append(resolve(host, port))
-        except Exception as error:
-            errors.append(error)
-
-    worker = threading.Thread(target=run, name=f"resolve {host}", daemon=True)
-    worker.start()
-    worker.join(deadline.remaining())
-    if worker.is_alive():
-        raise _Expired
-    if errors:
-        raise errors[0]
-    addresses: list[IPAddress] = []
-    for text in answers[0]:
-        address = ipaddress.ip_address(text)
-        if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
-            address = ipaddress.IPv6Address(int(address))
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
 
 
 def _addresses(target: _Target, resolve: Resolver, deadline: _Deadline) -> list[IPAddress]:
@@ -209,161 +111,6 @@ def _addresses(target: _Target, resolve: Resolver, deadline: _Deadline) -> list[
             "Check the link for typos; the site may also be down or no longer exist.",
         )
     return addresses
-
-
-# --- HTTP to one checked address -------------------------------------------------------------
-
-
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()  # certificates verified, host name checked
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """An HTTPConnection over a socket that is already connected to the checked address."""
-
-    def __init__(self, target: _Target, sock: socket.socket) -> None:
-        super().__init__(target.host, target.port)
-        self.sock = sock
-
-    def connect(self) -> None:
-        # Never connect (or resolve) again: the socket goes to the address that was checked.
-        raise http.client.HTTPException("the pinned connection was closed")
-
-
-class _Session:
-    """Requests, each on its own connection, to one checked address, all before one deadline."""
-
-    def __init__(self, target: _Target, candidates: list[IPAddress], deadline: _Deadline) -> None:
-        self.target = target
-        self.deadline = deadline
-        self.address: IPAddress | None = None
-        self.phase = "connect"
-        self._candidates = candidates
-
-    @contextmanager
-    def request(self, method: str, *, ranged: bool = False) -> Iterator[http.client.HTTPResponse]:
-        self.phase = "connect"
-        sock = self._connect_tcp()
-        watchdog = _Watchdog(sock, self.deadline)
-        try:
-            if self.target.https:
-                self.phase = "tls"
-                sock = _tls_context().wrap_socket(
-                    sock, server_hostname=self.target.host, do_handshake_on_connect=False
-                )
-                watchdog.watch(sock)
-                sock.do_handshake()
-            conn = _PinnedConnection(self.target, sock)
-            try:
-                self.phase = "answer"
-                conn.putrequest(method, self.target.request_path, skip_host=True)
-                conn.putheader("Host", self.target.host_header)
-                conn.putheader("User-Agent", _USER_AGENT)
-                conn.putheader("Accept", "*/*")
-                conn.putheader("Connection", "close")
-                if ranged:
-                    conn.putheader("Range", f"bytes=0-{PREFIX_BYTES - 1}")
-                conn.endheaders()
-                response = conn.getresponse()
-                self.phase = "download"
-                yield response
-            finally:
-                watchdog.stop()
-                conn.close()
-        finally:
-            watchdog.stop()
-            sock.close()
-
-    def _connect_tcp(self) -> socket.socket:
-        candidates = [self.address] if self.address is not None else self._candidates
-        failure: OSError | None = None
-        for address in candidates:
-            family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self.deadline.remaining())
-                sock.connect((str(address), self.target.port))
-            except OSError as error:
-                sock.close()
-                failure = error
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            self.address = address
-            return sock
-        if failure is None or self.deadline.expired:
-            raise _Expired
-        raise failure
-
-
-# --- reading answers -------------------------------------------------------------------------
-
-
-def _read(
-    response: http.client.HTTPResponse, limit: int, deadline: _Deadline
-) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the body, and whether the body ended within them."""
-    chunks: list[bytes] = []
-    got = 0
-    while got < limit:
-        chunk = response.read(min(_READ_CHUNK, limit - got))
-        if deadline.expired:
-            raise _Expired
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks), False
-
-
-def _count(response: http.client.HTTPResponse, limit: int, deadline: _Deadline) -> int:
-    """Bytes left in the body, counting no further than ``limit``."""
-    got = 0
-    while got < limit:
-        chunk = response.read(min(_READ_CHUNK, limit - got))
-        if deadline.expired:
-            raise _Expired
-        if not chunk:
-            break
-        got += len(chunk)
-    return got
-
-
-def _content_length(response: http.client.HTTPResponse) -> int | None:
-    values = {v.strip() for v in response.headers.get_all("Content-Length") or ()}
-    if len(values) != 1:
-        return None
-    value = values.pop()
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
-_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d{1,18})-(\d{1,18})|\*)/(\d{1,18}|\*)", re.IGNORECASE)
-
-
-def _content_range(response: http.client.HTTPResponse) -> tuple[int | None, int | None] | None:
-    """(first byte, total size) from Content-Range; None when it is missing or malformed."""
-    match = _CONTENT_RANGE.fullmatch((response.getheader("Content-Range") or "").strip())
-    if match is None:
-        return None
-    first, last, total = match.groups()
-    start = None if first is None else int(first)
-    size = None if total == "*" else int(total)
-    if start is not None and (int(last) < start or (size is not None and int(last) >= size)):
-        return None
-    return start, size
-
-
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
-
-
-def _media_type(response: http.client.HTTPResponse) -> str | None:
-    """The declared Content-Type, lower case, without parameters; "" if it is malformed."""
-    value = response.getheader("Content-Type")
-    if value is None or not value.strip():
-        return None
-    media_type = value.split(";", 1)[0].strip().lower()
-    return media_type if _MEDIA_TYPE.fullmatch(media_type) else ""
 
 
 # --- content types ---------------------------------------------------------------------------
