@@ -17,7 +17,17 @@ from urllib.parse import quote, urlsplit
 
 from bot.media.refusals import MediaUrlRefused
 
-__all__ = ["IPAddress", "PublicTest", "is_public_address"]
+__all__ = [
+    "PATH_SAFE",
+    "IPAddress",
+    "PublicTest",
+    "Target",
+    "is_public_address",
+    "not_public",
+    "parse_host",
+    "parse_link",
+    "refuse_private",
+]
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 PublicTest: TypeAlias = Callable[[IPAddress], bool]
@@ -88,10 +98,10 @@ def is_public_address(address: IPAddress) -> bool:
     NAT64, 6to4 and Teredo addresses that embed a non-public IPv4 address. In IPv6 only global
     unicast (2000::/3) can be public. Never raises for an IPv4Address or IPv6Address.
     """
-    return _not_public(address) is None
+    return not_public(address) is None
 
 
-def _not_public(address: IPAddress) -> str | None:
+def not_public(address: IPAddress) -> str | None:
     """What kind of non-public address ``address`` is, as a noun phrase; None if it is public."""
     if isinstance(address, ipaddress.IPv4Address):
         for network, what in _NOT_PUBLIC_V4:
@@ -109,7 +119,7 @@ def _not_public(address: IPAddress) -> str | None:
         embedded, name = address.teredo, "Teredo"
     if name:
         for inner in embedded:
-            inner_kind = _not_public(inner)
+            inner_kind = not_public(inner)
             if inner_kind is not None:
                 return f"a {name} address for {inner}, {inner_kind}"
         return None
@@ -127,7 +137,7 @@ def _not_public(address: IPAddress) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     url: str
     https: bool
     host: str
@@ -151,10 +161,10 @@ class _Target:
 _URL_HINT = "Paste the direct link to the file, starting with https://."
 _NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_.])?")
 # Printable ASCII but space: kept as is in the request target, everything else percent-encoded.
-_PATH_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+PATH_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
 
 
-def _parse(url: str) -> _Target:
+def parse_link(url: str) -> Target:
     text = url.strip()
     if not text:
         raise MediaUrlRefused("No link was given.", _URL_HINT)
@@ -191,21 +201,21 @@ def _parse(url: str) -> _Target:
     if port == 0:
         raise MediaUrlRefused("The link's port number (0) is not valid.", _URL_HINT)
     https = scheme == "https"
-    host, literal = _host(parts.hostname, bracketed=parts.netloc.rpartition("@")[2][:1] == "[")
+    host, literal = parse_host(parts.hostname, bracketed=parts.netloc.rpartition("@")[2][:1] == "[")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return _Target(
+    return Target(
         url=text,
         https=https,
         host=host,
         port=port or (443 if https else 80),
-        request_path=quote(path, safe=_PATH_SAFE),
+        request_path=quote(path, safe=PATH_SAFE),
         literal=literal,
     )
 
 
-def _host(hostname: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
+def parse_host(hostname: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
     invalid = MediaUrlRefused(
         "The server name in the link is not valid.", "Check the link for typos. " + _URL_HINT
     )
@@ -229,11 +239,11 @@ def _host(hostname: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
     return name, None
 
 
-def _refuse_private(target: _Target, addresses: list[IPAddress], is_public: PublicTest) -> None:
+def refuse_private(target: Target, addresses: list[IPAddress], is_public: PublicTest) -> None:
     for address in addresses:
         if is_public(address):
             continue
-        what = _not_public(address) or "an address not treated as public"
+        what = not_public(address) or "an address not treated as public"
         if target.literal is not None:
             reason = f"The link points to {address}, {what}, not to a public server."
         else:

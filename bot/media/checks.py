@@ -17,29 +17,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.media.formats.audio import _read_amr, _read_mpeg_audio, _read_ogg, _read_other_audio
-from bot.media.formats.documents import _read_other_document, _read_pdf, _read_text, _read_zip
-from bot.media.formats.found import _Found
+from bot.media.formats.audio import read_amr, read_mpeg_audio, read_ogg, read_other_audio
+from bot.media.formats.documents import read_other_document, read_pdf, read_text, read_zip
+from bot.media.formats.found import Found
 from bot.media.formats.images import (
-    _read_bmp,
-    _read_gif,
-    _read_jpeg,
-    _read_other_image,
-    _read_png,
-    _read_riff,
-    _read_tiff,
+    read_bmp,
+    read_gif,
+    read_jpeg,
+    read_other_image,
+    read_png,
+    read_riff,
+    read_tiff,
 )
-from bot.media.formats.video import _read_isobmff, _read_other_video
+from bot.media.formats.video import read_isobmff, read_other_video
 from bot.media.kinds import MAX_MEDIA_BYTES, MediaKind
 from bot.media.refusals import (
-    _ACCEPTED_BY_KIND,
-    _ANY_ACCEPTED,
-    _KIND_NOUN,
-    _SHRINK_HINTS,
+    ACCEPTED_BY_KIND,
+    ANY_ACCEPTED,
+    KIND_NOUN,
+    SHRINK_HINTS,
     MediaRefused,
     RefusalCode,
-    _empty,
-    _megabytes,
+    empty_file,
+    megabytes,
 )
 
 __all__ = [
@@ -88,7 +88,7 @@ def inspect_media(
     """
     size = len(data)
     if size == 0:
-        raise _empty()
+        raise empty_file()
     if size >= max_bytes:
         raise _too_large(size, max_bytes, _identify(data[:65536], complete=False), expected_kind)
     found, kind = _accepted(_identify(data, complete=True), expected_kind, file_name)
@@ -129,7 +129,7 @@ def check_prefix(
     a prefix; when ``prefix`` holds all ``total_size`` bytes, the whole file is checked.
     """
     if total_size == 0 or (total_size is None and not prefix):
-        raise _empty()
+        raise empty_file()
     size = max(len(prefix), total_size or 0)
     complete = total_size is not None and len(prefix) >= total_size
     if size >= max_bytes:
@@ -153,23 +153,23 @@ _EXTENSION_ALIASES = {
 
 
 def _accepted(
-    found: _Found | None, expected: MediaKind | None, file_name: str | None
-) -> tuple[_Found, MediaKind]:
+    found: Found | None, expected: MediaKind | None, file_name: str | None
+) -> tuple[Found, MediaKind]:
     """``found`` and its kind if it is accepted and of the expected kind; else MediaRefused."""
     if found is None:
-        hint = _ACCEPTED_BY_KIND[expected] if expected else _ANY_ACCEPTED
+        hint = ACCEPTED_BY_KIND[expected] if expected else ANY_ACCEPTED
         raise MediaRefused(
             "The bot could not recognise this file's format.", hint, code=RefusalCode.UNKNOWN
         )
     if expected is not None and found.kind is not None and found.kind != expected:
-        reason = f"This file is {found.noun}, not {_KIND_NOUN[expected]}"
+        reason = f"This file is {found.noun}, not {KIND_NOUN[expected]}"
         name_ext = _extension_of(file_name)
         if name_ext and name_ext != found.extension.lstrip("."):
             reason += f", even though its name ends in .{name_ext}"
         if found.refusal is not None:
             hint = found.refusal.hint
         else:
-            hint = f"Send it as {_KIND_NOUN[found.kind]} instead."
+            hint = f"Send it as {KIND_NOUN[found.kind]} instead."
         raise MediaRefused(
             reason + ".", hint, code=RefusalCode.WRONG_KIND, detected=found.mime_type
         )
@@ -181,7 +181,7 @@ def _accepted(
     if found.kind is None:  # only refused content has no kind
         raise MediaRefused(
             "The bot could not recognise this file's format.",
-            _ANY_ACCEPTED,
+            ANY_ACCEPTED,
             code=RefusalCode.UNKNOWN,
         )
     return found, found.kind
@@ -198,15 +198,15 @@ def _extension_of(file_name: str | None) -> str | None:
 
 
 def _too_large(
-    size: int, limit: int, found: _Found | None, expected: MediaKind | None
+    size: int, limit: int, found: Found | None, expected: MediaKind | None
 ) -> MediaRefused:
-    shown = _megabytes(size)
-    if shown == _megabytes(limit):
+    shown = megabytes(size)
+    if shown == megabytes(limit):
         shown += f" ({size:,} bytes)"
     kind = (found.kind if found else None) or expected
-    hint = _SHRINK_HINTS[kind] if kind else "Send a smaller file."
+    hint = SHRINK_HINTS[kind] if kind else "Send a smaller file."
     return MediaRefused(
-        f"This file is {shown}, and the provider only accepts files under {_megabytes(limit)}.",
+        f"This file is {shown}, and the provider only accepts files under {megabytes(limit)}.",
         hint,
         code=RefusalCode.TOO_LARGE,
         detected=found.mime_type if found else None,
@@ -216,7 +216,7 @@ def _too_large(
 # --- recognising content --------------------------------------------------------------------
 
 
-def _identify(data: bytes, *, complete: bool) -> _Found | None:
+def _identify(data: bytes, *, complete: bool) -> Found | None:
     """The format ``data`` holds, with a refusal if the provider would drop it."""
     for reader in _READERS:
         found = reader(data, complete)
@@ -226,21 +226,21 @@ def _identify(data: bytes, *, complete: bool) -> _Found | None:
 
 
 _READERS = (
-    _read_png,
-    _read_jpeg,
-    _read_gif,
-    _read_riff,
-    _read_bmp,
-    _read_tiff,
-    _read_other_image,
-    _read_pdf,
-    _read_zip,
-    _read_other_document,
-    _read_isobmff,
-    _read_amr,
-    _read_ogg,
-    _read_other_audio,
-    _read_other_video,
-    _read_mpeg_audio,
-    _read_text,
+    read_png,
+    read_jpeg,
+    read_gif,
+    read_riff,
+    read_bmp,
+    read_tiff,
+    read_other_image,
+    read_pdf,
+    read_zip,
+    read_other_document,
+    read_isobmff,
+    read_amr,
+    read_ogg,
+    read_other_audio,
+    read_other_video,
+    read_mpeg_audio,
+    read_text,
 )

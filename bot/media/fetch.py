@@ -1,6 +1,6 @@
 """HTTP requests pinned to one checked address, all ending before one deadline.
 
-The host name is resolved once (``_lookup``); each request then connects to the very address that
+The host name is resolved once (``lookup``); each request then connects to the very address that
 was checked and never resolves the name again, so DNS rebinding cannot swap in another address.
 The ``Host`` header carries the name from the link, and HTTPS is verified against that name (with
 SNI). A watchdog shuts the socket down at the deadline, so no slow trickle of bytes outlasts it;
@@ -22,9 +22,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeAlias
 
-from bot.media.addresses import IPAddress, _Target
+from bot.media.addresses import IPAddress, Target
 
-__all__ = ["PREFIX_BYTES", "Resolver"]
+__all__ = [
+    "PREFIX_BYTES",
+    "Deadline",
+    "Expired",
+    "Resolver",
+    "Session",
+    "content_length_of",
+    "content_range_of",
+    "count_body",
+    "lookup",
+    "media_type_of",
+    "read_body",
+    "system_resolve",
+]
 
 Resolver: TypeAlias = Callable[[str, int], list[str]]
 
@@ -38,11 +51,11 @@ _USER_AGENT = "slack-whatsapp-bot/0.1 (media link check)"
 # --- time ------------------------------------------------------------------------------------
 
 
-class _Expired(Exception):
+class Expired(Exception):
     """The deadline passed."""
 
 
-class _Deadline:
+class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._end = time.monotonic() + seconds
@@ -51,10 +64,10 @@ class _Deadline:
         return self._end - time.monotonic()
 
     def remaining(self) -> float:
-        """Seconds left; raises _Expired when there are none."""
+        """Seconds left; raises Expired when there are none."""
         left = self.left()
         if left <= 0:
-            raise _Expired
+            raise Expired
         return left
 
     @property
@@ -65,7 +78,7 @@ class _Deadline:
 class _Watchdog:
     """Shuts a socket down at the deadline, so no slow trickle of bytes can outlast it."""
 
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
         self._lock = threading.Lock()
         self._sock = sock
         self._stopped = False
@@ -95,15 +108,15 @@ class _Watchdog:
 # --- names and addresses ---------------------------------------------------------------------
 
 
-def _getaddrinfo(host: str, port: int) -> list[str]:
+def system_resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
 
 
-def _lookup(resolve: Resolver, host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
+def lookup(resolve: Resolver, host: str, port: int, deadline: Deadline) -> list[IPAddress]:
     """``resolve(host, port)`` as IP addresses, given up on at the deadline.
 
-    Raises _Expired, or the resolver's own error (OSError, UnicodeError...), or ValueError for
+    Raises Expired, or the resolver's own error (OSError, UnicodeError...), or ValueError for
     an answer that is not an IP address.
     """
     answers: list[list[str]] = []
@@ -119,7 +132,7 @@ def _lookup(resolve: Resolver, host: str, port: int, deadline: _Deadline) -> lis
     worker.start()
     worker.join(deadline.remaining())
     if worker.is_alive():
-        raise _Expired
+        raise Expired
     if errors:
         raise errors[0]
     addresses: list[IPAddress] = []
@@ -142,7 +155,7 @@ def _tls_context() -> ssl.SSLContext:
 class _PinnedConnection(http.client.HTTPConnection):
     """An HTTPConnection over a socket that is already connected to the checked address."""
 
-    def __init__(self, target: _Target, sock: socket.socket) -> None:
+    def __init__(self, target: Target, sock: socket.socket) -> None:
         super().__init__(target.host, target.port)
         self.sock = sock
 
@@ -151,10 +164,10 @@ class _PinnedConnection(http.client.HTTPConnection):
         raise http.client.HTTPException("the pinned connection was closed")
 
 
-class _Session:
+class Session:
     """Requests, each on its own connection, to one checked address, all before one deadline."""
 
-    def __init__(self, target: _Target, candidates: list[IPAddress], deadline: _Deadline) -> None:
+    def __init__(self, target: Target, candidates: list[IPAddress], deadline: Deadline) -> None:
         self.target = target
         self.deadline = deadline
         self.address: IPAddress | None = None
@@ -214,15 +227,15 @@ class _Session:
             self.address = address
             return sock
         if failure is None or self.deadline.expired:
-            raise _Expired
+            raise Expired
         raise failure
 
 
 # --- reading answers -------------------------------------------------------------------------
 
 
-def _read(
-    response: http.client.HTTPResponse, limit: int, deadline: _Deadline
+def read_body(
+    response: http.client.HTTPResponse, limit: int, deadline: Deadline
 ) -> tuple[bytes, bool]:
     """Up to ``limit`` bytes of the body, and whether the body ended within them."""
     chunks: list[bytes] = []
@@ -230,7 +243,7 @@ def _read(
     while got < limit:
         chunk = response.read(min(_READ_CHUNK, limit - got))
         if deadline.expired:
-            raise _Expired
+            raise Expired
         if not chunk:
             return b"".join(chunks), True
         chunks.append(chunk)
@@ -238,20 +251,20 @@ def _read(
     return b"".join(chunks), False
 
 
-def _count(response: http.client.HTTPResponse, limit: int, deadline: _Deadline) -> int:
+def count_body(response: http.client.HTTPResponse, limit: int, deadline: Deadline) -> int:
     """Bytes left in the body, counting no further than ``limit``."""
     got = 0
     while got < limit:
         chunk = response.read(min(_READ_CHUNK, limit - got))
         if deadline.expired:
-            raise _Expired
+            raise Expired
         if not chunk:
             break
         got += len(chunk)
     return got
 
 
-def _content_length(response: http.client.HTTPResponse) -> int | None:
+def content_length_of(response: http.client.HTTPResponse) -> int | None:
     values = {v.strip() for v in response.headers.get_all("Content-Length") or ()}
     if len(values) != 1:
         return None
@@ -262,7 +275,7 @@ def _content_length(response: http.client.HTTPResponse) -> int | None:
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d{1,18})-(\d{1,18})|\*)/(\d{1,18}|\*)", re.IGNORECASE)
 
 
-def _content_range(response: http.client.HTTPResponse) -> tuple[int | None, int | None] | None:
+def content_range_of(response: http.client.HTTPResponse) -> tuple[int | None, int | None] | None:
     """(first byte, total size) from Content-Range; None when it is missing or malformed."""
     match = _CONTENT_RANGE.fullmatch((response.getheader("Content-Range") or "").strip())
     if match is None:
@@ -278,7 +291,7 @@ def _content_range(response: http.client.HTTPResponse) -> tuple[int | None, int 
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 
 
-def _media_type(response: http.client.HTTPResponse) -> str | None:
+def media_type_of(response: http.client.HTTPResponse) -> str | None:
     """The declared Content-Type, lower case, without parameters; "" if it is malformed."""
     value = response.getheader("Content-Type")
     if value is None or not value.strip():

@@ -6,7 +6,25 @@ from enum import StrEnum
 
 from bot.media.kinds import MediaKind
 
-__all__ = ["MediaRefused", "MediaUrlRefused", "RefusalCode"]
+__all__ = [
+    "ACCEPTED_BY_KIND",
+    "ANY_ACCEPTED",
+    "KIND_NOUN",
+    "ONLY_AUDIO",
+    "ONLY_IMAGES",
+    "ONLY_PDF",
+    "ONLY_VIDEOS",
+    "SHRINK_HINTS",
+    "TO_MP3",
+    "TO_MP4",
+    "TO_PDF",
+    "MediaRefused",
+    "MediaUrlRefused",
+    "RefusalCode",
+    "amount",
+    "empty_file",
+    "megabytes",
+]
 
 
 class RefusalCode(StrEnum):
@@ -55,27 +73,27 @@ class MediaUrlRefused(Exception):
         return f"{self.reason} {self.hint}"
 
 
-_KIND_NOUN = {
+KIND_NOUN = {
     MediaKind.IMAGE: "an image",
     MediaKind.VIDEO: "a video",
     MediaKind.AUDIO: "an audio file",
     MediaKind.DOCUMENT: "a document",
 }
 
-_ACCEPTED_BY_KIND = {
+ACCEPTED_BY_KIND = {
     MediaKind.IMAGE: "Send a JPEG or PNG image.",
     MediaKind.VIDEO: "Send an MP4 or 3GPP video with H.264 video and AAC audio.",
     MediaKind.AUDIO: "Send an AAC, MP3 or AMR audio file.",
     MediaKind.DOCUMENT: "Send a PDF document.",
 }
 
-_ANY_ACCEPTED = (
+ANY_ACCEPTED = (
     "Send a JPEG or PNG image, an MP4 video (H.264 and AAC), a PDF document, "
     "or AAC, MP3 or AMR audio."
 )
 
 
-def _empty() -> MediaRefused:
+def empty_file() -> MediaRefused:
     return MediaRefused(
         "This file is empty (0 bytes).",
         "Check that the upload finished, then share the file again.",
@@ -83,19 +101,19 @@ def _empty() -> MediaRefused:
     )
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def _amount(size: int) -> str:
+def amount(size: int) -> str:
     if size >= 100_000:
-        return _megabytes(size)
+        return megabytes(size)
     if size >= 1_000:
         return f"{size // 1_000} KB"
     return f"{size} byte" + ("" if size == 1 else "s")
 
 
-_SHRINK_HINTS = {
+SHRINK_HINTS = {
     MediaKind.IMAGE: (
         "Resize it or save it as a JPEG at a lower quality; a photo 1600 pixels wide is "
         "usually well under 1 MB."
@@ -111,13 +129,13 @@ _SHRINK_HINTS = {
     MediaKind.DOCUMENT: "Compress the PDF (most PDF tools can reduce file size) or split it.",
 }
 
-_ONLY_IMAGES = "and the provider only takes JPEG or PNG images"
-_ONLY_VIDEOS = "and the provider only takes MP4 or 3GPP videos"
-_ONLY_AUDIO = "and the provider only takes AAC, MP3 or AMR audio files"
-_ONLY_PDF = "and the provider only takes PDF documents"
-_TO_PDF = "Save or export it as a PDF and send that as a document."
-_TO_MP3 = "Convert it to MP3, for example: ffmpeg -i in.{ext} -c:a libmp3lame -q:a 2 out.mp3"
-_TO_MP4 = (
+ONLY_IMAGES = "and the provider only takes JPEG or PNG images"
+ONLY_VIDEOS = "and the provider only takes MP4 or 3GPP videos"
+ONLY_AUDIO = "and the provider only takes AAC, MP3 or AMR audio files"
+ONLY_PDF = "and the provider only takes PDF documents"
+TO_PDF = "Save or export it as a PDF and send that as a document."
+TO_MP3 = "Convert it to MP3, for example: ffmpeg -i in.{ext} -c:a libmp3lame -q:a 2 out.mp3"
+TO_MP4 = (
     "Convert it to an MP4 with H.264 video and AAC audio, for example: "
     "ffmpeg -i in.{ext} -c:v libx264 -pix_fmt yuv420p -c:a aac out.mp4"
 )

@@ -37,30 +37,30 @@ from http import HTTPStatus
 from urllib.parse import quote, urljoin, urlsplit
 
 from bot.media.addresses import (
-    _PATH_SAFE,
+    PATH_SAFE,
     IPAddress,
     PublicTest,
-    _host,
-    _not_public,
-    _parse,
-    _refuse_private,
-    _Target,
+    Target,
     is_public_address,
+    not_public,
+    parse_host,
+    parse_link,
+    refuse_private,
 )
 from bot.media.checks import MAX_MEDIA_BYTES, MediaKind, MediaRefused, check_prefix, sniff
 from bot.media.fetch import (
     PREFIX_BYTES,
+    Deadline,
+    Expired,
     Resolver,
-    _content_length,
-    _content_range,
-    _count,
-    _Deadline,
-    _Expired,
-    _getaddrinfo,
-    _lookup,
-    _media_type,
-    _read,
-    _Session,
+    Session,
+    content_length_of,
+    content_range_of,
+    count_body,
+    lookup,
+    media_type_of,
+    read_body,
+    system_resolve,
 )
 from bot.media.refusals import MediaUrlRefused
 
@@ -92,12 +92,12 @@ class RemoteMedia:
     """The IP address that was checked and connected to."""
 
 
-def _addresses(target: _Target, resolve: Resolver, deadline: _Deadline) -> list[IPAddress]:
+def _addresses(target: Target, resolve: Resolver, deadline: Deadline) -> list[IPAddress]:
     if target.literal is not None:
         return [target.literal]
     try:
-        addresses = _lookup(resolve, target.host, target.port, deadline)
-    except _Expired:
+        addresses = lookup(resolve, target.host, target.port, deadline)
+    except Expired:
         raise MediaUrlRefused(
             f"Looking up the server name {target.host} took longer than "
             f"{_seconds(deadline.seconds)}.",
@@ -279,7 +279,7 @@ def _status_refusal(status: int) -> MediaUrlRefused:
 
 def _shown_url(url: str) -> str:
     """A server-given URL made safe and short enough to quote to a user."""
-    shown = quote(url, safe="".join(c for c in _PATH_SAFE if c not in "<>\"'`|*_~"))
+    shown = quote(url, safe="".join(c for c in PATH_SAFE if c not in "<>\"'`|*_~"))
     if len(shown) > _SHOWN_URL_CHARS:
         shown = shown[: _SHOWN_URL_CHARS - 1] + "…"
     return shown
@@ -295,7 +295,7 @@ class _Policy:
 
 
 def _redirect_refusal(
-    response: http.client.HTTPResponse, target: _Target, policy: _Policy, deadline: _Deadline
+    response: http.client.HTTPResponse, target: Target, policy: _Policy, deadline: Deadline
 ) -> MediaUrlRefused:
     name = _status_name(response.status)
     location = (response.getheader("Location") or "").strip()
@@ -326,37 +326,37 @@ def _redirect_refusal(
     )
 
 
-def _private_destination(url: str, policy: _Policy, deadline: _Deadline) -> str | None:
+def _private_destination(url: str, policy: _Policy, deadline: Deadline) -> str | None:
     """What non-public address a redirect leads to, if it can be told quickly; else None."""
     try:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
-        host, literal = _host(parts.hostname, bracketed="[" in parts.netloc)
+        host, literal = parse_host(parts.hostname, bracketed="[" in parts.netloc)
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         if literal is not None:
             addresses = [literal]
         else:
-            addresses = _lookup(policy.resolve, host, port, deadline)
-    except (MediaUrlRefused, _Expired, OSError, UnicodeError, ValueError):
+            addresses = lookup(policy.resolve, host, port, deadline)
+    except (MediaUrlRefused, Expired, OSError, UnicodeError, ValueError):
         return None
     for address in addresses:
         if not policy.is_public(address):
-            what = _not_public(address) or "an address not treated as public"
+            what = not_public(address) or "an address not treated as public"
             if literal is not None:
                 return f"which is {what}"
             return f"whose server name leads to {address}, {what}"
     return None
 
 
-def _failure(error: Exception, session: _Session) -> MediaUrlRefused:
+def _failure(error: Exception, session: Session) -> MediaUrlRefused:
     """A network or protocol error, in words."""
     server = session.target.shown
     within = _seconds(session.deadline.seconds)
     slow_hint = (
         "Check that the link opens quickly in a browser; the provider gives up on slow servers too."
     )
-    if isinstance(error, _Expired | TimeoutError) or session.deadline.expired:
+    if isinstance(error, Expired | TimeoutError) or session.deadline.expired:
         reason = {
             "connect": f"The server {server} did not accept a connection within {within}.",
             "tls": f"The secure (HTTPS) connection to {server} was not set up within {within}.",
@@ -428,26 +428,26 @@ def check_url(
     ``is_public`` (default ``is_public_address``) are for tests; ``allow_private_hosts`` turns
     the public-address rule off (for tests and closed networks only).
     """
-    deadline = _Deadline(timeout)
-    target = _parse(url)
+    deadline = Deadline(timeout)
+    target = parse_link(url)
     policy = _Policy(
         allow_private_hosts=allow_private_hosts,
-        resolve=resolve or _getaddrinfo,
+        resolve=resolve or system_resolve,
         is_public=is_public or is_public_address,
         expected_kind=expected_kind,
         max_bytes=max_bytes,
     )
     addresses = _addresses(target, policy.resolve, deadline)
     if not allow_private_hosts:
-        _refuse_private(target, addresses, policy.is_public)
-    session = _Session(target, addresses, deadline)
+        refuse_private(target, addresses, policy.is_public)
+    session = Session(target, addresses, deadline)
     try:
         return _fetch(session, policy)
-    except (_Expired, OSError, http.client.HTTPException, ValueError) as error:
+    except (Expired, OSError, http.client.HTTPException, ValueError) as error:
         raise _failure(error, session) from None
 
 
-def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
+def _fetch(session: Session, policy: _Policy) -> RemoteMedia:
     target, deadline, max_bytes = session.target, session.deadline, policy.max_bytes
 
     # HEAD: a redirect or a missing file ends the check; a size or type is noted.
@@ -460,8 +460,8 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
         if status in (404, 410):
             raise _status_refusal(status)
         if status == 200:
-            head_type = _media_type(response)
-            head_size = _content_length(response) or None  # 0 from HEAD is often wrong
+            head_type = media_type_of(response)
+            head_size = content_length_of(response) or None  # 0 from HEAD is often wrong
         # Anything else (405, 501, 403, 400, a server error...): the GET below decides.
     _check_declared(head_type, policy.expected_kind)
     if head_size is not None and head_size >= max_bytes:
@@ -473,19 +473,19 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
         status = response.status
         if 300 <= status <= 399:
             raise _redirect_refusal(response, target, policy, deadline)
-        if status == 416 and (_content_range(response) or (None, None))[1] == 0:
+        if status == 416 and (content_range_of(response) or (None, None))[1] == 0:
             raise MediaUrlRefused(
                 "The file at this link is empty (0 bytes).",
                 "Check that the upload finished, then share the link again.",
             )
         if status not in (200, 206):
             raise _status_refusal(status)
-        get_type = _media_type(response)
+        get_type = media_type_of(response)
         declared = head_type if get_type is None else get_type
         _check_declared(declared, policy.expected_kind)
         announced = response.length  # this answer's body, from its Content-Length
         if status == 206:
-            content_range = _content_range(response)
+            content_range = content_range_of(response)
             if content_range is None or content_range[0] != 0:
                 raise MediaUrlRefused(
                     f"The server {target.shown} answered the request for the start of the file "
@@ -494,16 +494,16 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
                 )
             size = content_range[1]
         else:
-            size = _content_length(response)
+            size = content_length_of(response)
         if size is not None and size >= max_bytes:
             raise _too_large(size, max_bytes)
-        prefix, ended = _read(response, PREFIX_BYTES, deadline)
+        prefix, ended = read_body(response, PREFIX_BYTES, deadline)
         if announced is not None and len(prefix) < min(announced, PREFIX_BYTES):
             raise http.client.IncompleteRead(prefix, announced - len(prefix))
         if size is None and ended:
             size = len(prefix)  # the body ended before the 64 KiB asked for: that is the file
         if size is None and status == 200:
-            size = len(prefix) + _count(response, max_bytes - len(prefix), deadline)
+            size = len(prefix) + count_body(response, max_bytes - len(prefix), deadline)
             if size >= max_bytes:
                 raise _too_large(size, max_bytes, measured=True)
     if size is None:
@@ -514,15 +514,15 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
     return _judge_content(prefix, size, declared, session, policy)
 
 
-def _measure(session: _Session, policy: _Policy) -> int:
+def _measure(session: Session, policy: _Policy) -> int:
     with session.request("GET") as response:
         if 300 <= response.status <= 399:
             raise _redirect_refusal(response, session.target, policy, session.deadline)
         if response.status != 200:
             raise _status_refusal(response.status)
-        size = _content_length(response)
+        size = content_length_of(response)
         if size is None:
-            size = _count(response, policy.max_bytes, session.deadline)
+            size = count_body(response, policy.max_bytes, session.deadline)
             if size >= policy.max_bytes:
                 raise _too_large(size, policy.max_bytes, measured=True)
     if size >= policy.max_bytes:
@@ -531,7 +531,7 @@ def _measure(session: _Session, policy: _Policy) -> int:
 
 
 def _judge_content(
-    prefix: bytes, size: int, declared: str | None, session: _Session, policy: _Policy
+    prefix: bytes, size: int, declared: str | None, session: Session, policy: _Policy
 ) -> RemoteMedia:
     found = sniff(prefix)
     try:

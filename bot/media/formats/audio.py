@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.media.formats.found import _Found, _refused_audio, _refused_video
+from bot.media.formats.found import Found, refused_audio, refused_video
 from bot.media.kinds import MediaKind
+
+__all__ = ["read_amr", "read_mpeg_audio", "read_ogg", "read_other_audio"]
 
 _MPEG_FRAMES_CHECKED = 4
 _AMR_FRAMES_CHECKED = 8
@@ -15,7 +17,7 @@ _AMR_NB_FRAME = (13, 14, 16, 18, 20, 21, 27, 32, 6, 1, 1, 1, 1, 1, 1, 1)
 _AMR_WB_FRAME = (18, 24, 33, 37, 41, 47, 51, 59, 61, 6, 1, 1, 1, 1, 1, 1)
 
 
-def _read_amr(data: bytes, complete: bool) -> _Found | None:
+def read_amr(data: bytes, complete: bool) -> Found | None:
     if data.startswith(b"#!AMR\n"):
         header, frame_sizes, name = 6, _AMR_NB_FRAME, "AMR"
     elif data.startswith(b"#!AMR-WB\n"):
@@ -23,7 +25,7 @@ def _read_amr(data: bytes, complete: bool) -> _Found | None:
     else:
         return None
     # audio/amr for both: the provider lists .amr only, and AMR-WB players sniff the header.
-    found = _Found(
+    found = Found(
         MediaKind.AUDIO, f"an {name} audio file", "audio/amr", ".amr", f"{name} audio",
         audio_codec=name,
     )  # fmt: skip
@@ -104,7 +106,7 @@ def _adts_frame(data: bytes, pos: int) -> _Frame | None:
 _TRAILING_TAGS = (b"TAG", b"APETAGEX", b"LYRICSBEGIN", b"ID3")
 
 
-def _read_mpeg_audio(data: bytes, complete: bool) -> _Found | None:
+def read_mpeg_audio(data: bytes, complete: bool) -> Found | None:
     pos: int | None = 0
     tagged = data.startswith(b"ID3")
     if tagged:
@@ -119,7 +121,7 @@ def _read_mpeg_audio(data: bytes, complete: bool) -> _Found | None:
             return _mp3_found(3).damaged("it has a tag but no audio frames")
         return None
     if frame.stream[0] == 1:
-        found = _Found(
+        found = Found(
             MediaKind.AUDIO, "an AAC audio file", "audio/aac", ".aac", "AAC audio",
             audio_codec="AAC",
         )  # fmt: skip
@@ -129,8 +131,8 @@ def _read_mpeg_audio(data: bytes, complete: bool) -> _Found | None:
 
 
 def _check_frames(
-    data: bytes, pos: int, first: _Frame, found: _Found, *, complete: bool, tagged: bool
-) -> _Found | None:
+    data: bytes, pos: int, first: _Frame, found: Found, *, complete: bool, tagged: bool
+) -> Found | None:
     """Follow a few frames: each must start where the last one ends."""
     read = _adts_frame if first.stream[0] == 1 else _mpeg_frame
     frame: _Frame | None = first
@@ -149,14 +151,14 @@ def _check_frames(
     return found
 
 
-def _mp3_found(layer: int) -> _Found:
+def _mp3_found(layer: int) -> Found:
     if layer == 3:
-        return _Found(
+        return Found(
             MediaKind.AUDIO, "an MP3 audio file", "audio/mpeg", ".mp3", "MP3 audio",
             audio_codec="MP3",
         )  # fmt: skip
     codec = f"MP{layer}"
-    return _Found(
+    return Found(
         MediaKind.AUDIO,
         f"an MPEG audio file (layer {'I' * layer})",
         "audio/mpeg",
@@ -187,25 +189,25 @@ _OTHER_AUDIO = (
 )
 
 
-def _read_other_audio(data: bytes, complete: bool) -> _Found | None:
+def read_other_audio(data: bytes, complete: bool) -> Found | None:
     for signature, name, mime, ext in _OTHER_AUDIO:
         if data.startswith(signature):
-            return _refused_audio(name, mime, ext)
+            return refused_audio(name, mime, ext)
     if data.startswith(b"FORM") and data[8:12] in (b"AIFF", b"AIFC"):
-        return _refused_audio("AIFF audio file", "audio/aiff", ".aiff", an=True)
+        return refused_audio("AIFF audio file", "audio/aiff", ".aiff", an=True)
     return None
 
 
-def _read_ogg(data: bytes, complete: bool) -> _Found | None:
+def read_ogg(data: bytes, complete: bool) -> Found | None:
     if not data.startswith(b"OggS"):
         return None
     head = data[:128]
     if b"OpusHead" in head:
         name = "Ogg Opus audio file (the format of WhatsApp voice notes)"
-        found = _refused_audio(name, "audio/ogg", ".ogg", an=True)
+        found = refused_audio(name, "audio/ogg", ".ogg", an=True)
         return replace(found, noun="an Ogg Opus audio file", format_name="Ogg Opus audio")
     if b"\x80theora" in head:
-        return _refused_video("Ogg video", "video/ogg", ".ogv", an=True)
+        return refused_video("Ogg video", "video/ogg", ".ogv", an=True)
     if b"\x01vorbis" in head:
-        return _refused_audio("Ogg Vorbis audio file", "audio/ogg", ".ogg", an=True)
-    return _refused_audio("Ogg audio file", "audio/ogg", ".ogg", an=True)
+        return refused_audio("Ogg Vorbis audio file", "audio/ogg", ".ogg", an=True)
+    return refused_audio("Ogg audio file", "audio/ogg", ".ogg", an=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import struct
 
-from bot.media.formats.found import _Found, _refused_document, _refused_image
+from bot.media.formats.found import Found, refused_document, refused_image
 from bot.media.kinds import MediaKind
-from bot.media.refusals import _TO_PDF, RefusalCode
+from bot.media.refusals import TO_PDF, RefusalCode
+
+__all__ = ["read_other_document", "read_pdf", "read_text", "read_zip"]
 
 _PDF_EOF_WINDOW = 1024
 _ZIP_ENTRIES_READ = 256
@@ -15,10 +17,10 @@ _TEXT_WINDOW = 1024
 _U32LE = struct.Struct("<I")
 
 
-def _read_pdf(data: bytes, complete: bool) -> _Found | None:
+def read_pdf(data: bytes, complete: bool) -> Found | None:
     if not data.startswith(b"%PDF-"):  # not searched for: a ZIP may hold a PDF near its start
         return None
-    found = _Found(MediaKind.DOCUMENT, "a PDF", "application/pdf", ".pdf", "PDF document")
+    found = Found(MediaKind.DOCUMENT, "a PDF", "application/pdf", ".pdf", "PDF document")
     if complete and data.find(b"%%EOF", max(0, len(data) - _PDF_EOF_WINDOW)) < 0:
         return found.incomplete()
     return found
@@ -31,14 +33,14 @@ _OFFICE = (
 )
 
 
-def _read_zip(data: bytes, complete: bool) -> _Found | None:
+def read_zip(data: bytes, complete: bool) -> Found | None:
     if not data.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return None
     if data[30:38] == b"mimetype":  # OpenDocument and EPUB store it first, uncompressed
         if data[38:58] == b"application/epub+zip":
-            return _refused_document("EPUB e-book", "application/epub+zip", ".epub", an=True)
+            return refused_document("EPUB e-book", "application/epub+zip", ".epub", an=True)
         if data.startswith(b"application/vnd.oasis.opendocument", 38):
-            return _refused_document(
+            return refused_document(
                 "OpenDocument file (.odt, .ods or .odp)",
                 "application/vnd.oasis.opendocument",
                 ".odt",
@@ -48,8 +50,8 @@ def _read_zip(data: bytes, complete: bool) -> _Found | None:
     for prefix, name, subtype, ext, an in _OFFICE:
         if any(entry.startswith(prefix) for entry in names):
             mime = f"application/vnd.openxmlformats-officedocument.{subtype}"
-            return _refused_document(name, mime, ext, an=an)
-    return _refused_document(
+            return refused_document(name, mime, ext, an=an)
+    return refused_document(
         "ZIP archive",
         "application/zip",
         ".zip",
@@ -98,29 +100,29 @@ _OTHER_DOCUMENTS = (
         "older Microsoft Office file (.doc, .xls or .ppt)",
         "application/x-ole-storage",
         ".doc",
-        _TO_PDF,
+        TO_PDF,
     ),
-    (b"{\\rtf", "RTF document", "application/rtf", ".rtf", _TO_PDF),
+    (b"{\\rtf", "RTF document", "application/rtf", ".rtf", TO_PDF),
     (b"Rar!\x1a\x07", "RAR archive", "application/vnd.rar", ".rar", _UNZIP),
     (b"7z\xbc\xaf\x27\x1c", "7-Zip archive", "application/x-7z-compressed", ".7z", _UNZIP),
     (b"\x1f\x8b", "gzip archive", "application/gzip", ".gz", _UNZIP),
 )
 
 
-def _read_other_document(data: bytes, complete: bool) -> _Found | None:
+def read_other_document(data: bytes, complete: bool) -> Found | None:
     for signature, name, mime, ext, hint in _OTHER_DOCUMENTS:
         if data.startswith(signature):
-            return _refused_document(name, mime, ext, hint, an=name.startswith("older"))
+            return refused_document(name, mime, ext, hint, an=name.startswith("older"))
     return None
 
 
 # Text
 
 
-def _read_text(data: bytes, complete: bool) -> _Found | None:
+def read_text(data: bytes, complete: bool) -> Found | None:
     head = data[:_TEXT_WINDOW].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return _Found(None, "a web page", "text/html", ".html", "web page (HTML)").refuse(
+        return Found(None, "a web page", "text/html", ".html", "web page (HTML)").refuse(
             RefusalCode.UNSUPPORTED_FORMAT,
             "This is a web page (HTML), not a media file.",
             "Use a direct download link to the file itself, not a page that shows it.",
@@ -128,7 +130,7 @@ def _read_text(data: bytes, complete: bool) -> _Found | None:
     if head.startswith(b"<svg") or (
         head.startswith((b"<?xml", b"<!doctype svg")) and b"<svg" in head
     ):
-        return _refused_image(
+        return refused_image(
             "SVG image", "image/svg+xml", ".svg", "Export it as a PNG image.", an=True
         )
     return None

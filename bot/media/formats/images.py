@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import struct
 
-from bot.media.formats.found import _Found, _refused_audio, _refused_image, _refused_video
+from bot.media.formats.found import Found, refused_audio, refused_image, refused_video
 from bot.media.kinds import MediaKind
+
+__all__ = [
+    "read_bmp",
+    "read_gif",
+    "read_jpeg",
+    "read_other_image",
+    "read_png",
+    "read_riff",
+    "read_tiff",
+]
 
 _MAX_PNG_CHUNKS = 100_000
 _MAX_JPEG_SEGMENTS = 10_000
@@ -21,10 +31,10 @@ _U16 = struct.Struct(">H")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _read_png(data: bytes, complete: bool) -> _Found | None:
+def read_png(data: bytes, complete: bool) -> Found | None:
     if not data.startswith(_PNG_SIGNATURE):
         return None
-    found = _Found(MediaKind.IMAGE, "a PNG image", "image/png", ".png", "PNG image")
+    found = Found(MediaKind.IMAGE, "a PNG image", "image/png", ".png", "PNG image")
     size = len(data)
     if size < 33:
         return found.incomplete() if complete else found
@@ -54,10 +64,10 @@ def _read_png(data: bytes, complete: bool) -> _Found | None:
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def _read_jpeg(data: bytes, complete: bool) -> _Found | None:
+def read_jpeg(data: bytes, complete: bool) -> Found | None:
     if not data.startswith(b"\xff\xd8\xff"):
         return None
-    found = _Found(MediaKind.IMAGE, "a JPEG image", "image/jpeg", ".jpg", "JPEG image")
+    found = Found(MediaKind.IMAGE, "a JPEG image", "image/jpeg", ".jpg", "JPEG image")
     size = len(data)
     pos = 2
     has_frame = False
@@ -97,10 +107,10 @@ def _read_jpeg(data: bytes, complete: bool) -> _Found | None:
     return found.damaged("its header has far more segments than any real image")
 
 
-def _read_gif(data: bytes, complete: bool) -> _Found | None:
+def read_gif(data: bytes, complete: bool) -> Found | None:
     if not data.startswith((b"GIF87a", b"GIF89a")):
         return None
-    return _refused_image(
+    return refused_image(
         "GIF image",
         "image/gif",
         ".gif",
@@ -110,12 +120,12 @@ def _read_gif(data: bytes, complete: bool) -> _Found | None:
     )
 
 
-def _read_riff(data: bytes, complete: bool) -> _Found | None:
+def read_riff(data: bytes, complete: bool) -> Found | None:
     if not data.startswith(b"RIFF") or len(data) < 12:
         return None
     form = data[8:12]
     if form == b"WEBP":
-        return _refused_image(
+        return refused_image(
             "WebP image",
             "image/webp",
             ".webp",
@@ -123,29 +133,29 @@ def _read_riff(data: bytes, complete: bool) -> _Found | None:
             "ffmpeg -i in.webp out.png",
         )
     if form == b"WAVE":
-        return _refused_audio("WAV audio file", "audio/wav", ".wav")
+        return refused_audio("WAV audio file", "audio/wav", ".wav")
     if form == b"AVI ":
-        return _refused_video("AVI video", "video/x-msvideo", ".avi", an=True)
+        return refused_video("AVI video", "video/x-msvideo", ".avi", an=True)
     return None
 
 
 _BMP_HEADER_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
 
 
-def _read_bmp(data: bytes, complete: bool) -> _Found | None:
+def read_bmp(data: bytes, complete: bool) -> Found | None:
     if not data.startswith(b"BM") or len(data) < 18:
         return None
     if _U32LE.unpack_from(data, 14)[0] not in _BMP_HEADER_SIZES:
         return None
-    return _refused_image(
+    return refused_image(
         "BMP image", "image/bmp", ".bmp", "Convert it to PNG, for example: ffmpeg -i in.bmp out.png"
     )
 
 
-def _read_tiff(data: bytes, complete: bool) -> _Found | None:
+def read_tiff(data: bytes, complete: bool) -> Found | None:
     if not data.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
         return None
-    return _refused_image(
+    return refused_image(
         "TIFF image",
         "image/tiff",
         ".tif",
@@ -161,8 +171,8 @@ _OTHER_IMAGES = (
 )
 
 
-def _read_other_image(data: bytes, complete: bool) -> _Found | None:
+def read_other_image(data: bytes, complete: bool) -> Found | None:
     for signature, name, mime, ext in _OTHER_IMAGES:
         if data.startswith(signature):
-            return _refused_image(name, mime, ext, "Export it as a PNG or JPEG image.")
+            return refused_image(name, mime, ext, "Export it as a PNG or JPEG image.")
     return None

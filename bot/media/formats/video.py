@@ -9,24 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.media import isobmff
-from bot.media.formats.found import _Found, _refused_image, _refused_video
+from bot.media.formats.found import Found, refused_image, refused_video
 from bot.media.kinds import MediaKind
-from bot.media.refusals import _ONLY_AUDIO, _ONLY_VIDEOS, _TO_MP3, _TO_MP4, RefusalCode
+from bot.media.refusals import ONLY_AUDIO, ONLY_VIDEOS, TO_MP3, TO_MP4, RefusalCode
+
+__all__ = ["read_isobmff", "read_other_video"]
 
 
-def _read_other_video(data: bytes, complete: bool) -> _Found | None:
+def read_other_video(data: bytes, complete: bool) -> Found | None:
     if data.startswith(b"\x1a\x45\xdf\xa3"):
         if b"webm" in data[:64]:
-            return _refused_video("WebM video", "video/webm", ".webm")
-        return _refused_video("Matroska (.mkv) video", "video/x-matroska", ".mkv")
+            return refused_video("WebM video", "video/webm", ".webm")
+        return refused_video("Matroska (.mkv) video", "video/x-matroska", ".mkv")
     if data.startswith(b"0&\xb2u\x8ef\xcf\x11"):
-        return _refused_video("Windows Media file", "video/x-ms-asf", ".wmv")
+        return refused_video("Windows Media file", "video/x-ms-asf", ".wmv")
     if data.startswith(b"FLV\x01"):
-        return _refused_video("Flash video", "video/x-flv", ".flv")
+        return refused_video("Flash video", "video/x-flv", ".flv")
     if data.startswith(b"\x00\x00\x01\xba"):
-        return _refused_video("MPEG program stream video", "video/mpeg", ".mpg", an=True)
+        return refused_video("MPEG program stream video", "video/mpeg", ".mpg", an=True)
     if len(data) > 376 and data[0] == data[188] == data[376] == 0x47:
-        return _refused_video("MPEG transport stream video", "video/mp2t", ".ts", an=True)
+        return refused_video("MPEG transport stream video", "video/mp2t", ".ts", an=True)
     return None
 
 
@@ -37,7 +39,7 @@ _HEIC_BRANDS = frozenset({"heic", "heix", "heim", "heis", "hevc", "hevx"})
 _AVIF_BRANDS = frozenset({"avif", "avis"})
 _HEIF_BRANDS = _HEIC_BRANDS | _AVIF_BRANDS | {"mif1", "msf1", "mif2", "miaf"}
 _AUDIO_BRANDS = frozenset({"M4A ", "M4B ", "M4P "})
-_MP4_VIDEO = _Found(MediaKind.VIDEO, "an MP4 video", "video/mp4", ".mp4", "MP4 video")
+_MP4_VIDEO = Found(MediaKind.VIDEO, "an MP4 video", "video/mp4", ".mp4", "MP4 video")
 
 _VIDEO_CODECS = {
     "avc1": "H.264",
@@ -164,7 +166,7 @@ def _audio_codec(entry: isobmff.SampleEntry) -> _Codec:
     return _Codec("AAC audio", True, "AAC", codecs, encrypted)
 
 
-def _read_isobmff(data: bytes, complete: bool) -> _Found | None:
+def read_isobmff(data: bytes, complete: bool) -> Found | None:
     if not isobmff.looks_like_isobmff(data):
         return None
     movie = isobmff.parse(data, complete=complete)
@@ -176,11 +178,11 @@ def _read_isobmff(data: bytes, complete: bool) -> _Found | None:
     if brand is None or brand == "qt  ":
         return _quicktime(movie)
     if brand.startswith("3g2"):
-        return _refused_video("3GPP2 (.3g2) video", "video/3gpp2", ".3g2")
+        return refused_video("3GPP2 (.3g2) video", "video/3gpp2", ".3g2")
     if brand.startswith("3g"):
-        container = _Found(MediaKind.VIDEO, "a 3GPP video", "video/3gpp", ".3gp", "3GPP video")
+        container = Found(MediaKind.VIDEO, "a 3GPP video", "video/3gpp", ".3gp", "3GPP video")
     elif brand in _AUDIO_BRANDS:
-        container = _Found(MediaKind.AUDIO, "an M4A audio file", "audio/mp4", ".m4a", "M4A audio")
+        container = Found(MediaKind.AUDIO, "an M4A audio file", "audio/mp4", ".m4a", "M4A audio")
     else:
         container = _MP4_VIDEO
     if isinstance(movie.error, isobmff.Truncated):
@@ -205,12 +207,12 @@ def _read_isobmff(data: bytes, complete: bool) -> _Found | None:
     return _tracks_verdict(container, movie.tracks)
 
 
-def _heif(movie: isobmff.Movie) -> _Found:
+def _heif(movie: isobmff.Movie) -> Found:
     brands = set(movie.brands)
     if movie.major_brand in _AVIF_BRANDS or (
         movie.major_brand not in _HEIC_BRANDS and brands & _AVIF_BRANDS
     ):
-        return _refused_image(
+        return refused_image(
             "AVIF image",
             "image/avif",
             ".avif",
@@ -221,7 +223,7 @@ def _heif(movie: isobmff.Movie) -> _Found:
         name, mime, ext = "HEIC image (the iPhone photo format)", "image/heic", ".heic"
     else:
         name, mime, ext = "HEIF image", "image/heif", ".heif"
-    found = _refused_image(
+    found = refused_image(
         name,
         mime,
         ext,
@@ -231,11 +233,11 @@ def _heif(movie: isobmff.Movie) -> _Found:
     return replace(found, noun=f"a {name.split(' (')[0]}", format_name=name.split(" (")[0])
 
 
-def _quicktime(movie: isobmff.Movie) -> _Found:
-    container = _Found(
+def _quicktime(movie: isobmff.Movie) -> Found:
+    container = Found(
         MediaKind.VIDEO, "a QuickTime (.mov) video", "video/quicktime", ".mov", "QuickTime video"
     )
-    hint = _TO_MP4.format(ext="mov")
+    hint = TO_MP4.format(ext="mov")
     if movie.error is None and movie.tracks is not None:
         verdict = _tracks_verdict(container, movie.tracks)
         if verdict.refusal is None:
@@ -247,12 +249,12 @@ def _quicktime(movie: isobmff.Movie) -> _Found:
             hint = verdict.refusal.hint
     return container.refuse(
         RefusalCode.UNSUPPORTED_FORMAT,
-        f"This file is a QuickTime (.mov) video, {_ONLY_VIDEOS} with H.264 video and AAC audio.",
+        f"This file is a QuickTime (.mov) video, {ONLY_VIDEOS} with H.264 video and AAC audio.",
         hint,
     )
 
 
-def _tracks_verdict(container: _Found, tracks: tuple[isobmff.Track, ...]) -> _Found:
+def _tracks_verdict(container: Found, tracks: tuple[isobmff.Track, ...]) -> Found:
     video = [_video_codec(e) for t in tracks if t.handler == "vide" for e in t.entries]
     audio = [_audio_codec(e) for t in tracks if t.handler == "soun" for e in t.entries]
     if any(t.handler in ("vide", "soun") and not t.entries for t in tracks):
@@ -281,9 +283,7 @@ def _tracks_verdict(container: _Found, tracks: tuple[isobmff.Track, ...]) -> _Fo
     )
 
 
-def _codec_refusal(
-    container: _Found, found: list[str], *, video_ok: bool, audio_ok: bool
-) -> _Found:
+def _codec_refusal(container: Found, found: list[str], *, video_ok: bool, audio_ok: bool) -> Found:
     unique = list(dict.fromkeys(found))
     listed = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
     video_args = "-c:v copy" if video_ok else "-c:v libx264 -pix_fmt yuv420p"
@@ -298,13 +298,13 @@ def _codec_refusal(
     )
 
 
-def _audio_only(container: _Found, codec: str | None) -> _Found:
+def _audio_only(container: Found, codec: str | None) -> Found:
     """Refuse an MP4 or 3GPP file that holds sound but no picture."""
     if codec == "":
         return container.damaged("it has no video or audio track")
     m4a = container.extension in (".mp4", ".m4a")
     label, ext = ("M4A", "m4a") if m4a else ("3GPP", "3gp")
-    found = _Found(
+    found = Found(
         MediaKind.AUDIO,
         f"{'an' if m4a else 'a'} {label} audio file",
         "audio/mp4" if m4a else "audio/3gpp",
@@ -318,10 +318,10 @@ def _audio_only(container: _Found, codec: str | None) -> _Found:
             f"ffmpeg -i in.{ext} -c:a copy out.{copy_to}"
         )
     else:
-        hint = _TO_MP3.format(ext=ext)
+        hint = TO_MP3.format(ext=ext)
     inside = f" ({codec} audio in {'an MP4' if m4a else 'a 3GPP'} container)" if codec else ""
     return found.refuse(
         RefusalCode.UNSUPPORTED_FORMAT,
-        f"This file is {found.noun}{inside}, {_ONLY_AUDIO}.",
+        f"This file is {found.noun}{inside}, {ONLY_AUDIO}.",
         hint,
     )
