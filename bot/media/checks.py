@@ -35,11 +35,10 @@ from bot.media.refusals import (
     ACCEPTED_BY_KIND,
     ANY_ACCEPTED,
     KIND_NOUN,
-    SHRINK_HINTS,
     MediaRefused,
     RefusalCode,
     empty_file,
-    megabytes,
+    file_too_large,
 )
 
 __all__ = [
@@ -90,7 +89,7 @@ def inspect_media(
     if size == 0:
         raise empty_file()
     if size >= max_bytes:
-        raise _too_large(size, max_bytes, _identify(data[:65536], complete=False), expected_kind)
+        raise _too_large(data[:65536], size, max_bytes, expected_kind)
     found, kind = _accepted(_identify(data, complete=True), expected_kind, file_name)
     return MediaInfo(
         kind=kind,
@@ -133,7 +132,7 @@ def check_prefix(
     size = max(len(prefix), total_size or 0)
     complete = total_size is not None and len(prefix) >= total_size
     if size >= max_bytes:
-        raise _too_large(size, max_bytes, _identify(prefix[:65536], complete=False), expected_kind)
+        raise _too_large(prefix[:65536], size, max_bytes, expected_kind)
     found, _ = _accepted(_identify(prefix, complete=complete), expected_kind, file_name)
     return found.mime_type
 
@@ -197,20 +196,11 @@ def _extension_of(file_name: str | None) -> str | None:
     return _EXTENSION_ALIASES.get(ext, ext)
 
 
-def _too_large(
-    size: int, limit: int, found: Found | None, expected: MediaKind | None
-) -> MediaRefused:
-    shown = megabytes(size)
-    if shown == megabytes(limit):
-        shown += f" ({size:,} bytes)"
+def _too_large(head: bytes, size: int, limit: int, expected: MediaKind | None) -> MediaRefused:
+    """The refusal of a file of ``size`` bytes, naming what its first bytes hold if known."""
+    found = _identify(head, complete=False)
     kind = (found.kind if found else None) or expected
-    hint = SHRINK_HINTS[kind] if kind else "Send a smaller file."
-    return MediaRefused(
-        f"This file is {shown}, and the provider only accepts files under {megabytes(limit)}.",
-        hint,
-        code=RefusalCode.TOO_LARGE,
-        detected=found.mime_type if found else None,
-    )
+    return file_too_large(size, limit, kind=kind, detected=found.mime_type if found else None)
 
 
 # --- recognising content --------------------------------------------------------------------

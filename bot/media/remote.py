@@ -33,7 +33,6 @@ import http.client
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from urllib.parse import quote, urljoin, urlsplit
 
 from bot.media.addresses import (
@@ -62,7 +61,18 @@ from bot.media.fetch import (
     read_body,
     system_resolve,
 )
-from bot.media.refusals import MediaUrlRefused
+from bot.media.refusals import (
+    KIND_ACCEPTED,
+    KIND_ACCEPTED_PLURAL,
+    KIND_NOUN,
+    MediaUrlRefused,
+    described,
+    empty_link,
+    link_too_large,
+    seconds,
+    status_name,
+    status_refusal,
+)
 
 __all__ = [
     "PREFIX_BYTES",
@@ -100,7 +110,7 @@ def _addresses(target: Target, resolve: Resolver, deadline: Deadline) -> list[IP
     except Expired:
         raise MediaUrlRefused(
             f"Looking up the server name {target.host} took longer than "
-            f"{_seconds(deadline.seconds)}.",
+            f"{seconds(deadline.seconds)}.",
             "Try again in a moment; if it keeps happening, check the link's server name.",
         ) from None
     except (OSError, UnicodeError, ValueError):
@@ -125,53 +135,7 @@ _KIND_OF_TYPE = {t: kind for kind, types in _DECLARED_TYPES.items() for t in typ
 _UNDECIDED_TYPES = frozenset({"application/octet-stream"})
 """Declared types that say nothing about the content: the content decides."""
 
-_KIND_NOUN = {
-    MediaKind.IMAGE: "an image",
-    MediaKind.VIDEO: "a video",
-    MediaKind.AUDIO: "an audio file",
-    MediaKind.DOCUMENT: "a document",
-}
-_KIND_ACCEPTED_PLURAL = {
-    MediaKind.IMAGE: "JPEG or PNG images",
-    MediaKind.VIDEO: "MP4 or 3GPP videos",
-    MediaKind.AUDIO: "AAC, MP3 or AMR audio files",
-    MediaKind.DOCUMENT: "PDF documents",
-}
-_KIND_ACCEPTED = {
-    MediaKind.IMAGE: "a JPEG or PNG image",
-    MediaKind.VIDEO: "an MP4 or 3GPP video",
-    MediaKind.AUDIO: "an AAC, MP3 or AMR audio file",
-    MediaKind.DOCUMENT: "a PDF document",
-}
-_TYPE_NOUN = {
-    "image/jpeg": "a JPEG image",
-    "image/png": "a PNG image",
-    "video/mp4": "an MP4 video",
-    "video/3gpp": "a 3GPP video",
-    "audio/aac": "an AAC audio file",
-    "audio/x-aac": "an AAC audio file",
-    "audio/mpeg": "an MP3 audio file",
-    "audio/mp3": "an MP3 audio file",
-    "audio/amr": "an AMR audio file",
-    "application/pdf": "a PDF document",
-    "image/gif": "a GIF image",
-    "image/webp": "a WebP image",
-    "image/heic": "a HEIC image",
-    "image/svg+xml": "an SVG image",
-    "video/quicktime": "a QuickTime video",
-    "video/webm": "a WebM video",
-    "audio/ogg": "an Ogg audio file",
-    "audio/wav": "a WAV audio file",
-    "application/json": "JSON data",
-    "text/plain": "plain text",
-    "application/zip": "a ZIP archive",
-}
 _WEB_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-def _described(media_type: str) -> str:
-    noun = _TYPE_NOUN.get(media_type)
-    return f"{noun} ({media_type})" if noun else media_type
 
 
 def _check_declared(declared: str | None, expected: MediaKind | None) -> None:
@@ -181,7 +145,7 @@ def _check_declared(declared: str | None, expected: MediaKind | None) -> None:
     kind = _KIND_OF_TYPE.get(declared)
     if kind is not None and (expected is None or kind == expected):
         return
-    wanted = _KIND_NOUN[expected] if expected else "a media file"
+    wanted = KIND_NOUN[expected] if expected else "a media file"
     if declared in _WEB_PAGE_TYPES:
         raise MediaUrlRefused(
             f"The link opens a web page ({declared}), not {wanted}.",
@@ -195,85 +159,20 @@ def _check_declared(declared: str | None, expected: MediaKind | None) -> None:
         )
     if kind is not None and expected is not None:
         raise MediaUrlRefused(
-            f"The server says this link is {_described(declared)}, not {wanted}.",
-            f"Send it as {_KIND_NOUN[kind]} instead, or link to {_KIND_ACCEPTED[expected]}.",
+            f"The server says this link is {described(declared)}, not {wanted}.",
+            f"Send it as {KIND_NOUN[kind]} instead, or link to {KIND_ACCEPTED[expected]}.",
         )
     if expected is not None:
         types = _DECLARED_TYPES[expected]
         listed = ", ".join(types[:-1]) + " or " + types[-1] if len(types) > 1 else types[0]
         raise MediaUrlRefused(
-            f"The server says this link is {_described(declared)}, and the provider only takes "
-            f"{_KIND_ACCEPTED_PLURAL[expected]} (Content-Type {listed}).",
-            f"Link to {_KIND_ACCEPTED[expected]} instead, or fix the server's Content-Type.",
+            f"The server says this link is {described(declared)}, and the provider only takes "
+            f"{KIND_ACCEPTED_PLURAL[expected]} (Content-Type {listed}).",
+            f"Link to {KIND_ACCEPTED[expected]} instead, or fix the server's Content-Type.",
         )
     raise MediaUrlRefused(
-        f"The server says this link is {_described(declared)}, which the provider does not take.",
+        f"The server says this link is {described(declared)}, which the provider does not take.",
         "Link to a JPEG or PNG image, an MP4 video, an AAC, MP3 or AMR audio file, or a PDF.",
-    )
-
-
-# --- refusals --------------------------------------------------------------------------------
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} second" + ("" if value == 1 else "s")
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
-
-
-def _too_large(size: int, limit: int, *, measured: bool = False) -> MediaUrlRefused:
-    hint = "Make the file smaller (resize or compress it), upload it again and use the new link."
-    if measured:
-        return MediaUrlRefused(
-            f"The file at this link is {_megabytes(limit)} or more (the server did not say its "
-            f"size, so the bot counted), and the provider only accepts files under "
-            f"{_megabytes(limit)}.",
-            hint,
-        )
-    shown = _megabytes(size)
-    if shown == _megabytes(limit):
-        shown += f" ({size:,} bytes)"
-    return MediaUrlRefused(
-        f"The file at this link is {shown}, and the provider only accepts files under "
-        f"{_megabytes(limit)}.",
-        hint,
-    )
-
-
-def _status_name(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
-
-
-def _status_refusal(status: int) -> MediaUrlRefused:
-    name = _status_name(status)
-    if status in (401, 403, 407):
-        return MediaUrlRefused(
-            f"The server refused access to the file ({name}).",
-            "The provider can only fetch links that open without signing in: use a public, "
-            "direct link to the file.",
-        )
-    if status in (404, 410):
-        return MediaUrlRefused(
-            f"The server has no file at this link ({name}).",
-            "Check the link for typos; the file may have been moved or deleted.",
-        )
-    if status == 429:
-        return MediaUrlRefused(
-            f"The server is turning requests away ({name}).", "Try again in a few minutes."
-        )
-    if 500 <= status <= 599:
-        return MediaUrlRefused(
-            f"The server failed with an error ({name}).",
-            "Try again later, or put the file on another server.",
-        )
-    return MediaUrlRefused(
-        f"The server answered {name} instead of sending the file.",
-        "Use a direct download link that opens the file itself.",
     )
 
 
@@ -297,7 +196,7 @@ class _Policy:
 def _redirect_refusal(
     response: http.client.HTTPResponse, target: Target, policy: _Policy, deadline: Deadline
 ) -> MediaUrlRefused:
-    name = _status_name(response.status)
+    name = status_name(response.status)
     location = (response.getheader("Location") or "").strip()
     if not location:
         return MediaUrlRefused(
@@ -352,7 +251,7 @@ def _private_destination(url: str, policy: _Policy, deadline: Deadline) -> str |
 def _failure(error: Exception, session: Session) -> MediaUrlRefused:
     """A network or protocol error, in words."""
     server = session.target.shown
-    within = _seconds(session.deadline.seconds)
+    within = seconds(session.deadline.seconds)
     slow_hint = (
         "Check that the link opens quickly in a browser; the provider gives up on slow servers too."
     )
@@ -458,14 +357,14 @@ def _fetch(session: Session, policy: _Policy) -> RemoteMedia:
         if 300 <= status <= 399:
             raise _redirect_refusal(response, target, policy, deadline)
         if status in (404, 410):
-            raise _status_refusal(status)
+            raise status_refusal(status)
         if status == 200:
             head_type = media_type_of(response)
             head_size = content_length_of(response) or None  # 0 from HEAD is often wrong
         # Anything else (405, 501, 403, 400, a server error...): the GET below decides.
     _check_declared(head_type, policy.expected_kind)
     if head_size is not None and head_size >= max_bytes:
-        raise _too_large(head_size, max_bytes)
+        raise link_too_large(head_size, max_bytes)
 
     # GET the first bytes, as the provider would fetch them.
     size: int | None = None
@@ -474,12 +373,9 @@ def _fetch(session: Session, policy: _Policy) -> RemoteMedia:
         if 300 <= status <= 399:
             raise _redirect_refusal(response, target, policy, deadline)
         if status == 416 and (content_range_of(response) or (None, None))[1] == 0:
-            raise MediaUrlRefused(
-                "The file at this link is empty (0 bytes).",
-                "Check that the upload finished, then share the link again.",
-            )
+            raise empty_link()
         if status not in (200, 206):
-            raise _status_refusal(status)
+            raise status_refusal(status)
         get_type = media_type_of(response)
         declared = head_type if get_type is None else get_type
         _check_declared(declared, policy.expected_kind)
@@ -496,7 +392,7 @@ def _fetch(session: Session, policy: _Policy) -> RemoteMedia:
         else:
             size = content_length_of(response)
         if size is not None and size >= max_bytes:
-            raise _too_large(size, max_bytes)
+            raise link_too_large(size, max_bytes)
         prefix, ended = read_body(response, PREFIX_BYTES, deadline)
         if announced is not None and len(prefix) < min(announced, PREFIX_BYTES):
             raise http.client.IncompleteRead(prefix, announced - len(prefix))
@@ -505,7 +401,7 @@ def _fetch(session: Session, policy: _Policy) -> RemoteMedia:
         if size is None and status == 200:
             size = len(prefix) + count_body(response, max_bytes - len(prefix), deadline)
             if size >= max_bytes:
-                raise _too_large(size, max_bytes, measured=True)
+                raise link_too_large(size, max_bytes, measured=True)
     if size is None:
         size = head_size
     if size is None:  # a 206 of unknown total: count the whole body
@@ -519,14 +415,14 @@ def _measure(session: Session, policy: _Policy) -> int:
         if 300 <= response.status <= 399:
             raise _redirect_refusal(response, session.target, policy, session.deadline)
         if response.status != 200:
-            raise _status_refusal(response.status)
+            raise status_refusal(response.status)
         size = content_length_of(response)
         if size is None:
             size = count_body(response, policy.max_bytes, session.deadline)
             if size >= policy.max_bytes:
-                raise _too_large(size, policy.max_bytes, measured=True)
+                raise link_too_large(size, policy.max_bytes, measured=True)
     if size >= policy.max_bytes:
-        raise _too_large(size, policy.max_bytes)
+        raise link_too_large(size, policy.max_bytes)
     return size
 
 
@@ -545,8 +441,8 @@ def _judge_content(
     declared_kind = _KIND_OF_TYPE.get(declared or "")
     if declared_kind is not None and kind is not None and declared_kind != kind:
         raise MediaUrlRefused(
-            f"The server says this link is {_described(declared or '')}, but the file is "
-            f"{_described(found)}.",
+            f"The server says this link is {described(declared or '')}, but the file is "
+            f"{described(found)}.",
             "Check that the link points at the right file, or fix the server's Content-Type.",
         )
     content_type = declared if declared and declared not in _UNDECIDED_TYPES else found
