@@ -239,6 +239,9 @@ def parse_host(hostname: str, *, bracketed: bool) -> tuple[str, IPAddress | None
     return name, None
 
 
+# --- refusing what is not public -------------------------------------------------------------
+
+
 def refuse_private(target: Target, addresses: list[IPAddress], is_public: PublicTest) -> None:
     for address in addresses:
         if is_public(address):

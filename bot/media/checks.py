@@ -10,7 +10,8 @@ name. Accepted (``reference/media-message-api.txt``), each strictly under 5 MB:
 - document: PDF
 
 Everything here is pure: functions on bytes, no I/O. Only headers and structure are read, never
-the whole buffer, so a 5 MB file is checked in well under a millisecond or two.
+the whole buffer, so a 5 MB file is checked in well under a millisecond or two. Each family of
+formats is read by its module in ``bot.media.formats``; this module asks them in turn and decides.
 """
 
 from __future__ import annotations

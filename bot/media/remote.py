@@ -24,7 +24,9 @@ careful about where it connects:
    seconds in total.
 
 Every problem with the link is raised as ``MediaUrlRefused``; nothing else is raised for a URL
-problem.
+problem. Which links and addresses are refused is decided in ``bot.media.addresses``, the pinned
+requests are made by ``bot.media.fetch``, and the words of the refusals are in
+``bot.media.refusals``; this module puts them together.
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ class RemoteMedia:
     """The message type the content is, judged from the content itself."""
     address: str
     """The IP address that was checked and connected to."""
+
+
+# --- names and addresses ---------------------------------------------------------------------
 
 
 def _addresses(target: Target, resolve: Resolver, deadline: Deadline) -> list[IPAddress]:
