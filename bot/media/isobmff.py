@@ -6,7 +6,7 @@ The walk is iterative, follows one fixed path (moov/trak/mdia/minf/stbl/stsd/ent
 up after ``MAX_BOXES`` box headers, so no input can make it recurse deeply or loop for long.
 
 This module states facts about the file; whether the provider accepts them is decided in
-``bot.media.checks``.
+``bot.media.formats.video``.
 """
 
 from __future__ import annotations

@@ -24,27 +24,57 @@ careful about where it connects:
    seconds in total.
 
 Every problem with the link is raised as ``MediaUrlRefused``; nothing else is raised for a URL
-problem.
+problem. Which links and addresses are refused is decided in ``bot.media.addresses``, the pinned
+requests are made by ``bot.media.fetch``, and the words of the refusals are in
+``bot.media.refusals``; this module puts them together.
 """
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import ipaddress
-import re
-import socket
 import ssl
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import TypeAlias
 from urllib.parse import quote, urljoin, urlsplit
 
+from bot.media.addresses import (
+    PATH_SAFE,
+    IPAddress,
+    PublicTest,
+    Target,
+    is_public_address,
+    not_public,
+    parse_host,
+    parse_link,
+    refuse_private,
+)
 from bot.media.checks import MAX_MEDIA_BYTES, MediaKind, MediaRefused, check_prefix, sniff
+from bot.media.fetch import (
+    PREFIX_BYTES,
+    Deadline,
+    Expired,
+    Resolver,
+    Session,
+    content_length_of,
+    content_range_of,
+    count_body,
+    lookup,
+    media_type_of,
+    read_body,
+    system_resolve,
+)
+from bot.media.refusals import (
+    KIND_ACCEPTED,
+    KIND_ACCEPTED_PLURAL,
+    KIND_NOUN,
+    MediaUrlRefused,
+    described,
+    empty_link,
+    link_too_large,
+    seconds,
+    status_name,
+    status_refusal,
+)
 
 __all__ = [
     "PREFIX_BYTES",
@@ -55,15 +85,6 @@ __all__ = [
     "is_public_address",
 ]
 
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver: TypeAlias = Callable[[str, int], list[str]]
-PublicTest: TypeAlias = Callable[[IPAddress], bool]
-
-PREFIX_BYTES = 65_536
-"""How much of the file is fetched (``Range: bytes=0-65535``) to recognise its content."""
-
-_READ_CHUNK = 65_536
-_USER_AGENT = "slack-whatsapp-bot/0.1 (media link check)"
 _SHOWN_URL_CHARS = 200
 
 
@@ -83,330 +104,18 @@ class RemoteMedia:
     """The IP address that was checked and connected to."""
 
 
-class MediaUrlRefused(Exception):
-    """The link cannot be sent; ``reason`` says what was found, ``hint`` what to do."""
-
-    def __init__(self, reason: str, hint: str) -> None:
-        super().__init__(reason, hint)
-        self.reason = reason
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.reason} {self.hint}"
-
-
-# --- which addresses are public -------------------------------------------------------------
-
-_LOOPBACK = "a loopback address (the bot's own machine)"
-_PRIVATE = "a private network address"
-_LINK_LOCAL = "a link-local address"
-_METADATA = "the cloud metadata service address"
-_MULTICAST = "a multicast address"
-_RESERVED = "a reserved address"
-_DOCUMENTATION = "an address reserved for documentation"
-
-_V4 = ipaddress.IPv4Network
-_V6 = ipaddress.IPv6Network
-
-_NOT_PUBLIC_V4: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
-    (_V4("0.0.0.0/8"), "an unspecified address (0.0.0.0/8)"),
-    (_V4("10.0.0.0/8"), _PRIVATE),
-    (_V4("100.64.0.0/10"), "a carrier-grade NAT (shared) address"),
-    (_V4("127.0.0.0/8"), _LOOPBACK),
-    (_V4("169.254.169.254/32"), _METADATA),
-    (_V4("169.254.0.0/16"), _LINK_LOCAL),
-    (_V4("172.16.0.0/12"), _PRIVATE),
-    (_V4("192.0.0.0/24"), _RESERVED),  # IETF protocol assignments (and some cloud metadata)
-    (_V4("192.0.2.0/24"), _DOCUMENTATION),
-    (_V4("192.88.99.0/24"), _RESERVED),  # the former 6to4 relay anycast
-    (_V4("192.168.0.0/16"), _PRIVATE),
-    (_V4("198.18.0.0/15"), "a network benchmarking address"),
-    (_V4("198.51.100.0/24"), _DOCUMENTATION),
-    (_V4("203.0.113.0/24"), _DOCUMENTATION),
-    (_V4("224.0.0.0/4"), _MULTICAST),
-    (_V4("240.0.0.0/4"), _RESERVED),  # and the broadcast address 255.255.255.255
-)
-
-_NAT64 = _V6("64:ff9b::/96")
-_SIX_TO_FOUR = _V6("2002::/16")
-_TEREDO = _V6("2001::/32")
-_GLOBAL_UNICAST = _V6("2000::/3")
-
-_NOT_PUBLIC_V6: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
-    (_V6("::/128"), "an unspecified address (::)"),
-    (_V6("::1/128"), _LOOPBACK),
-    (_V6("::ffff:0:0/96"), "an IPv4-mapped IPv6 address"),
-    (_V6("::/96"), "an IPv4-compatible IPv6 address"),
-    (_V6("::ffff:0:0:0/96"), "an IPv4-translated IPv6 address"),
-    (_V6("64:ff9b:1::/48"), "a local-use NAT64 address"),
-    (_V6("100::/64"), "a discard-only address"),
-    (_V6("2001::/23"), _RESERVED),  # IETF protocol assignments (Teredo is judged before)
-    (_V6("2001:db8::/32"), _DOCUMENTATION),
-    (_V6("3fff::/20"), _DOCUMENTATION),
-    (_V6("fd00:ec2::254/128"), _METADATA),
-    (_V6("fc00::/7"), "a unique local (private) address"),
-    (_V6("fe80::/10"), _LINK_LOCAL),
-    (_V6("fec0::/10"), "a site-local (private) address"),
-    (_V6("ff00::/8"), _MULTICAST),
-)
-
-
-def is_public_address(address: IPAddress) -> bool:
-    """Whether ``address`` is a public unicast address that the bot may connect to.
-
-    Not public: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local, cloud
-    metadata, carrier-grade NAT (100.64/10), multicast, reserved, unspecified, 0.0.0.0/8,
-    documentation and benchmarking ranges, IPv4-mapped, -compatible and -translated IPv6, and
-    NAT64, 6to4 and Teredo addresses that embed a non-public IPv4 address. In IPv6 only global
-    unicast (2000::/3) can be public. Never raises for an IPv4Address or IPv6Address.
-    """
-    return _not_public(address) is None
-
-
-def _not_public(address: IPAddress) -> str | None:
-    """What kind of non-public address ``address`` is, as a noun phrase; None if it is public."""
-    if isinstance(address, ipaddress.IPv4Address):
-        for network, what in _NOT_PUBLIC_V4:
-            if address in network:
-                return what
-        return None
-    address = ipaddress.IPv6Address(int(address))  # without any %scope
-    embedded: tuple[ipaddress.IPv4Address, ...] = ()
-    name = ""
-    if address in _NAT64:
-        embedded, name = (ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF),), "NAT64"
-    elif address in _SIX_TO_FOUR and address.sixtofour is not None:
-        embedded, name = (address.sixtofour,), "6to4"
-    elif address in _TEREDO and address.teredo is not None:
-        embedded, name = address.teredo, "Teredo"
-    if name:
-        for inner in embedded:
-            inner_kind = _not_public(inner)
-            if inner_kind is not None:
-                return f"a {name} address for {inner}, {inner_kind}"
-        return None
-    for network6, label in _NOT_PUBLIC_V6:
-        if address in network6:
-            if address.ipv4_mapped is not None:
-                return f"{label} (for {address.ipv4_mapped})"
-            return label
-    if address not in _GLOBAL_UNICAST:
-        return _RESERVED
-    return None
-
-
-# --- the link --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Target:
-    url: str
-    https: bool
-    host: str
-    """ASCII: a lower-case IDNA name, or an IP address without brackets."""
-    port: int
-    request_path: str
-    literal: IPAddress | None
-
-    @property
-    def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.https else 80
-        return host if self.port == default else f"{host}:{self.port}"
-
-    @property
-    def shown(self) -> str:
-        """The server as named in sentences."""
-        return self.host_header
-
-
-_URL_HINT = "Paste the direct link to the file, starting with https://."
-_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_.])?")
-# Printable ASCII but space: kept as is in the request target, everything else percent-encoded.
-_PATH_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
-
-
-def _parse(url: str) -> _Target:
-    text = url.strip()
-    if not text:
-        raise MediaUrlRefused("No link was given.", _URL_HINT)
-    if any(c.isspace() or not c.isprintable() for c in text) or "\\" in text:
-        raise MediaUrlRefused(
-            "The link contains spaces, backslashes or invisible characters, so it is not a "
-            "valid web address.",
-            "Copy the link again from the browser's address bar (spaces must be written %20).",
-        )
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise MediaUrlRefused(
-            "The link is not a valid web address (check its server name and port number).",
-            _URL_HINT,
-        ) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        if scheme and len(scheme) <= 20 and "//" in text:
-            reason = f"The link starts with {scheme}://, and the provider only fetches http:// "
-            reason += "and https:// links."
-        else:
-            reason = "The link does not start with http:// or https://."
-        raise MediaUrlRefused(reason, _URL_HINT)
-    if parts.username is not None or parts.password is not None:
-        raise MediaUrlRefused(
-            "The link contains a user name or password before the server name.",
-            "Use a link that opens without signing in: the provider cannot sign in, and a "
-            "password in a link is visible to everyone who sees it.",
-        )
-    if not parts.hostname:
-        raise MediaUrlRefused("The link has no server name.", _URL_HINT)
-    if port == 0:
-        raise MediaUrlRefused("The link's port number (0) is not valid.", _URL_HINT)
-    https = scheme == "https"
-    host, literal = _host(parts.hostname, bracketed=parts.netloc.rpartition("@")[2][:1] == "[")
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return _Target(
-        url=text,
-        https=https,
-        host=host,
-        port=port or (443 if https else 80),
-        request_path=quote(path, safe=_PATH_SAFE),
-        literal=literal,
-    )
-
-
-def _host(hostname: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
-    invalid = MediaUrlRefused(
-        "The server name in the link is not valid.", "Check the link for typos. " + _URL_HINT
-    )
-    if bracketed:
-        if "%" in hostname:  # a zone, as in [fe80::1%25eth0]: only meaningful on a local network
-            raise invalid
-        try:
-            return hostname, ipaddress.IPv6Address(hostname)
-        except ValueError:
-            raise invalid from None
-    try:
-        return hostname, ipaddress.IPv4Address(hostname)
-    except ValueError:
-        pass
-    try:
-        name = hostname.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise invalid from None
-    if not _NAME.fullmatch(name) or ".." in name or len(name) > 253:
-        raise invalid
-    return name, None
-
-
-# --- time ------------------------------------------------------------------------------------
-
-
-class _Expired(Exception):
-    """The deadline passed."""
-
-
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return self._end - time.monotonic()
-
-    def remaining(self) -> float:
-        """Seconds left; raises _Expired when there are none."""
-        left = self.left()
-        if left <= 0:
-            raise _Expired
-        return left
-
-    @property
-    def expired(self) -> bool:
-        return self.left() <= 0
-
-
-class _Watchdog:
-    """Shuts a socket down at the deadline, so no slow trickle of bytes can outlast it."""
-
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
-        self._lock = threading.Lock()
-        self._sock = sock
-        self._stopped = False
-        self._timer = threading.Timer(max(deadline.left(), 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sock = sock
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            # The plain socket's shutdown, also for an SSLSocket: it just ends the stream.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        """Call before closing the socket."""
-        with self._lock:
-            self._stopped = True
-            self._timer.cancel()
-
-
 # --- names and addresses ---------------------------------------------------------------------
 
 
-def _getaddrinfo(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
-
-
-def _lookup(resolve: Resolver, host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
-    """``resolve(host, port)`` as IP addresses, given up on at the deadline.
-
-    Raises _Expired, or the resolver's own error (OSError, UnicodeError...), or ValueError for
-    an answer that is not an IP address.
-    """
-    answers: list[list[str]] = []
-    errors: list[Exception] = []
-
-    def run() -> None:
-        try:
-            answers.append(resolve(host, port))
-        except Exception as error:
-            errors.append(error)
-
-    worker = threading.Thread(target=run, name=f"resolve {host}", daemon=True)
-    worker.start()
-    worker.join(deadline.remaining())
-    if worker.is_alive():
-        raise _Expired
-    if errors:
-        raise errors[0]
-    addresses: list[IPAddress] = []
-    for text in answers[0]:
-        address = ipaddress.ip_address(text)
-        if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
-            address = ipaddress.IPv6Address(int(address))
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
-
-
-def _addresses(target: _Target, resolve: Resolver, deadline: _Deadline) -> list[IPAddress]:
+def _addresses(target: Target, resolve: Resolver, deadline: Deadline) -> list[IPAddress]:
     if target.literal is not None:
         return [target.literal]
     try:
-        addresses = _lookup(resolve, target.host, target.port, deadline)
-    except _Expired:
+        addresses = lookup(resolve, target.host, target.port, deadline)
+    except Expired:
         raise MediaUrlRefused(
             f"Looking up the server name {target.host} took longer than "
-            f"{_seconds(deadline.seconds)}.",
+            f"{seconds(deadline.seconds)}.",
             "Try again in a moment; if it keeps happening, check the link's server name.",
         ) from None
     except (OSError, UnicodeError, ValueError):
@@ -417,179 +126,6 @@ def _addresses(target: _Target, resolve: Resolver, deadline: _Deadline) -> list[
             "Check the link for typos; the site may also be down or no longer exist.",
         )
     return addresses
-
-
-def _refuse_private(target: _Target, addresses: list[IPAddress], is_public: PublicTest) -> None:
-    for address in addresses:
-        if is_public(address):
-            continue
-        what = _not_public(address) or "an address not treated as public"
-        if target.literal is not None:
-            reason = f"The link points to {address}, {what}, not to a public server."
-        else:
-            reason = (
-                f"The server name {target.host} leads to {address}, {what}, not to a public server."
-            )
-        raise MediaUrlRefused(
-            reason,
-            "The provider can only fetch files from public web servers: put the file on one "
-            "and use that link.",
-        )
-
-
-# --- HTTP to one checked address -------------------------------------------------------------
-
-
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()  # certificates verified, host name checked
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """An HTTPConnection over a socket that is already connected to the checked address."""
-
-    def __init__(self, target: _Target, sock: socket.socket) -> None:
-        super().__init__(target.host, target.port)
-        self.sock = sock
-
-    def connect(self) -> None:
-        # Never connect (or resolve) again: the socket goes to the address that was checked.
-        raise http.client.HTTPException("the pinned connection was closed")
-
-
-class _Session:
-    """Requests, each on its own connection, to one checked address, all before one deadline."""
-
-    def __init__(self, target: _Target, candidates: list[IPAddress], deadline: _Deadline) -> None:
-        self.target = target
-        self.deadline = deadline
-        self.address: IPAddress | None = None
-        self.phase = "connect"
-        self._candidates = candidates
-
-    @contextmanager
-    def request(self, method: str, *, ranged: bool = False) -> Iterator[http.client.HTTPResponse]:
-        self.phase = "connect"
-        sock = self._connect_tcp()
-        watchdog = _Watchdog(sock, self.deadline)
-        try:
-            if self.target.https:
-                self.phase = "tls"
-                sock = _tls_context().wrap_socket(
-                    sock, server_hostname=self.target.host, do_handshake_on_connect=False
-                )
-                watchdog.watch(sock)
-                sock.do_handshake()
-            conn = _PinnedConnection(self.target, sock)
-            try:
-                self.phase = "answer"
-                conn.putrequest(method, self.target.request_path, skip_host=True)
-                conn.putheader("Host", self.target.host_header)
-                conn.putheader("User-Agent", _USER_AGENT)
-                conn.putheader("Accept", "*/*")
-                conn.putheader("Connection", "close")
-                if ranged:
-                    conn.putheader("Range", f"bytes=0-{PREFIX_BYTES - 1}")
-                conn.endheaders()
-                response = conn.getresponse()
-                self.phase = "download"
-                yield response
-            finally:
-                watchdog.stop()
-                conn.close()
-        finally:
-            watchdog.stop()
-            sock.close()
-
-    def _connect_tcp(self) -> socket.socket:
-        candidates = [self.address] if self.address is not None else self._candidates
-        failure: OSError | None = None
-        for address in candidates:
-            family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self.deadline.remaining())
-                sock.connect((str(address), self.target.port))
-            except OSError as error:
-                sock.close()
-                failure = error
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            self.address = address
-            return sock
-        if failure is None or self.deadline.expired:
-            raise _Expired
-        raise failure
-
-
-# --- reading answers -------------------------------------------------------------------------
-
-
-def _read(
-    response: http.client.HTTPResponse, limit: int, deadline: _Deadline
-) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the body, and whether the body ended within them."""
-    chunks: list[bytes] = []
-    got = 0
-    while got < limit:
-        chunk = response.read(min(_READ_CHUNK, limit - got))
-        if deadline.expired:
-            raise _Expired
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks), False
-
-
-def _count(response: http.client.HTTPResponse, limit: int, deadline: _Deadline) -> int:
-    """Bytes left in the body, counting no further than ``limit``."""
-    got = 0
-    while got < limit:
-        chunk = response.read(min(_READ_CHUNK, limit - got))
-        if deadline.expired:
-            raise _Expired
-        if not chunk:
-            break
-        got += len(chunk)
-    return got
-
-
-def _content_length(response: http.client.HTTPResponse) -> int | None:
-    values = {v.strip() for v in response.headers.get_all("Content-Length") or ()}
-    if len(values) != 1:
-        return None
-    value = values.pop()
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
-_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d{1,18})-(\d{1,18})|\*)/(\d{1,18}|\*)", re.IGNORECASE)
-
-
-def _content_range(response: http.client.HTTPResponse) -> tuple[int | None, int | None] | None:
-    """(first byte, total size) from Content-Range; None when it is missing or malformed."""
-    match = _CONTENT_RANGE.fullmatch((response.getheader("Content-Range") or "").strip())
-    if match is None:
-        return None
-    first, last, total = match.groups()
-    start = None if first is None else int(first)
-    size = None if total == "*" else int(total)
-    if start is not None and (int(last) < start or (size is not None and int(last) >= size)):
-        return None
-    return start, size
-
-
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
-
-
-def _media_type(response: http.client.HTTPResponse) -> str | None:
-    """The declared Content-Type, lower case, without parameters; "" if it is malformed."""
-    value = response.getheader("Content-Type")
-    if value is None or not value.strip():
-        return None
-    media_type = value.split(";", 1)[0].strip().lower()
-    return media_type if _MEDIA_TYPE.fullmatch(media_type) else ""
 
 
 # --- content types ---------------------------------------------------------------------------
@@ -604,53 +140,7 @@ _KIND_OF_TYPE = {t: kind for kind, types in _DECLARED_TYPES.items() for t in typ
 _UNDECIDED_TYPES = frozenset({"application/octet-stream"})
 """Declared types that say nothing about the content: the content decides."""
 
-_KIND_NOUN = {
-    MediaKind.IMAGE: "an image",
-    MediaKind.VIDEO: "a video",
-    MediaKind.AUDIO: "an audio file",
-    MediaKind.DOCUMENT: "a document",
-}
-_KIND_ACCEPTED_PLURAL = {
-    MediaKind.IMAGE: "JPEG or PNG images",
-    MediaKind.VIDEO: "MP4 or 3GPP videos",
-    MediaKind.AUDIO: "AAC, MP3 or AMR audio files",
-    MediaKind.DOCUMENT: "PDF documents",
-}
-_KIND_ACCEPTED = {
-    MediaKind.IMAGE: "a JPEG or PNG image",
-    MediaKind.VIDEO: "an MP4 or 3GPP video",
-    MediaKind.AUDIO: "an AAC, MP3 or AMR audio file",
-    MediaKind.DOCUMENT: "a PDF document",
-}
-_TYPE_NOUN = {
-    "image/jpeg": "a JPEG image",
-    "image/png": "a PNG image",
-    "video/mp4": "an MP4 video",
-    "video/3gpp": "a 3GPP video",
-    "audio/aac": "an AAC audio file",
-    "audio/x-aac": "an AAC audio file",
-    "audio/mpeg": "an MP3 audio file",
-    "audio/mp3": "an MP3 audio file",
-    "audio/amr": "an AMR audio file",
-    "application/pdf": "a PDF document",
-    "image/gif": "a GIF image",
-    "image/webp": "a WebP image",
-    "image/heic": "a HEIC image",
-    "image/svg+xml": "an SVG image",
-    "video/quicktime": "a QuickTime video",
-    "video/webm": "a WebM video",
-    "audio/ogg": "an Ogg audio file",
-    "audio/wav": "a WAV audio file",
-    "application/json": "JSON data",
-    "text/plain": "plain text",
-    "application/zip": "a ZIP archive",
-}
 _WEB_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-def _described(media_type: str) -> str:
-    noun = _TYPE_NOUN.get(media_type)
-    return f"{noun} ({media_type})" if noun else media_type
 
 
 def _check_declared(declared: str | None, expected: MediaKind | None) -> None:
@@ -660,7 +150,7 @@ def _check_declared(declared: str | None, expected: MediaKind | None) -> None:
     kind = _KIND_OF_TYPE.get(declared)
     if kind is not None and (expected is None or kind == expected):
         return
-    wanted = _KIND_NOUN[expected] if expected else "a media file"
+    wanted = KIND_NOUN[expected] if expected else "a media file"
     if declared in _WEB_PAGE_TYPES:
         raise MediaUrlRefused(
             f"The link opens a web page ({declared}), not {wanted}.",
@@ -674,91 +164,26 @@ def _check_declared(declared: str | None, expected: MediaKind | None) -> None:
         )
     if kind is not None and expected is not None:
         raise MediaUrlRefused(
-            f"The server says this link is {_described(declared)}, not {wanted}.",
-            f"Send it as {_KIND_NOUN[kind]} instead, or link to {_KIND_ACCEPTED[expected]}.",
+            f"The server says this link is {described(declared)}, not {wanted}.",
+            f"Send it as {KIND_NOUN[kind]} instead, or link to {KIND_ACCEPTED[expected]}.",
         )
     if expected is not None:
         types = _DECLARED_TYPES[expected]
         listed = ", ".join(types[:-1]) + " or " + types[-1] if len(types) > 1 else types[0]
         raise MediaUrlRefused(
-            f"The server says this link is {_described(declared)}, and the provider only takes "
-            f"{_KIND_ACCEPTED_PLURAL[expected]} (Content-Type {listed}).",
-            f"Link to {_KIND_ACCEPTED[expected]} instead, or fix the server's Content-Type.",
+            f"The server says this link is {described(declared)}, and the provider only takes "
+            f"{KIND_ACCEPTED_PLURAL[expected]} (Content-Type {listed}).",
+            f"Link to {KIND_ACCEPTED[expected]} instead, or fix the server's Content-Type.",
         )
     raise MediaUrlRefused(
-        f"The server says this link is {_described(declared)}, which the provider does not take.",
+        f"The server says this link is {described(declared)}, which the provider does not take.",
         "Link to a JPEG or PNG image, an MP4 video, an AAC, MP3 or AMR audio file, or a PDF.",
-    )
-
-
-# --- refusals --------------------------------------------------------------------------------
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} second" + ("" if value == 1 else "s")
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
-
-
-def _too_large(size: int, limit: int, *, measured: bool = False) -> MediaUrlRefused:
-    hint = "Make the file smaller (resize or compress it), upload it again and use the new link."
-    if measured:
-        return MediaUrlRefused(
-            f"The file at this link is {_megabytes(limit)} or more (the server did not say its "
-            f"size, so the bot counted), and the provider only accepts files under "
-            f"{_megabytes(limit)}.",
-            hint,
-        )
-    shown = _megabytes(size)
-    if shown == _megabytes(limit):
-        shown += f" ({size:,} bytes)"
-    return MediaUrlRefused(
-        f"The file at this link is {shown}, and the provider only accepts files under "
-        f"{_megabytes(limit)}.",
-        hint,
-    )
-
-
-def _status_name(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
-
-
-def _status_refusal(status: int) -> MediaUrlRefused:
-    name = _status_name(status)
-    if status in (401, 403, 407):
-        return MediaUrlRefused(
-            f"The server refused access to the file ({name}).",
-            "The provider can only fetch links that open without signing in: use a public, "
-            "direct link to the file.",
-        )
-    if status in (404, 410):
-        return MediaUrlRefused(
-            f"The server has no file at this link ({name}).",
-            "Check the link for typos; the file may have been moved or deleted.",
-        )
-    if status == 429:
-        return MediaUrlRefused(
-            f"The server is turning requests away ({name}).", "Try again in a few minutes."
-        )
-    if 500 <= status <= 599:
-        return MediaUrlRefused(
-            f"The server failed with an error ({name}).",
-            "Try again later, or put the file on another server.",
-        )
-    return MediaUrlRefused(
-        f"The server answered {name} instead of sending the file.",
-        "Use a direct download link that opens the file itself.",
     )
 
 
 def _shown_url(url: str) -> str:
     """A server-given URL made safe and short enough to quote to a user."""
-    shown = quote(url, safe="".join(c for c in _PATH_SAFE if c not in "<>\"'`|*_~"))
+    shown = quote(url, safe="".join(c for c in PATH_SAFE if c not in "<>\"'`|*_~"))
     if len(shown) > _SHOWN_URL_CHARS:
         shown = shown[: _SHOWN_URL_CHARS - 1] + "…"
     return shown
@@ -774,9 +199,9 @@ class _Policy:
 
 
 def _redirect_refusal(
-    response: http.client.HTTPResponse, target: _Target, policy: _Policy, deadline: _Deadline
+    response: http.client.HTTPResponse, target: Target, policy: _Policy, deadline: Deadline
 ) -> MediaUrlRefused:
-    name = _status_name(response.status)
+    name = status_name(response.status)
     location = (response.getheader("Location") or "").strip()
     if not location:
         return MediaUrlRefused(
@@ -805,37 +230,37 @@ def _redirect_refusal(
     )
 
 
-def _private_destination(url: str, policy: _Policy, deadline: _Deadline) -> str | None:
+def _private_destination(url: str, policy: _Policy, deadline: Deadline) -> str | None:
     """What non-public address a redirect leads to, if it can be told quickly; else None."""
     try:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
-        host, literal = _host(parts.hostname, bracketed="[" in parts.netloc)
+        host, literal = parse_host(parts.hostname, bracketed="[" in parts.netloc)
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         if literal is not None:
             addresses = [literal]
         else:
-            addresses = _lookup(policy.resolve, host, port, deadline)
-    except (MediaUrlRefused, _Expired, OSError, UnicodeError, ValueError):
+            addresses = lookup(policy.resolve, host, port, deadline)
+    except (MediaUrlRefused, Expired, OSError, UnicodeError, ValueError):
         return None
     for address in addresses:
         if not policy.is_public(address):
-            what = _not_public(address) or "an address not treated as public"
+            what = not_public(address) or "an address not treated as public"
             if literal is not None:
                 return f"which is {what}"
             return f"whose server name leads to {address}, {what}"
     return None
 
 
-def _failure(error: Exception, session: _Session) -> MediaUrlRefused:
+def _failure(error: Exception, session: Session) -> MediaUrlRefused:
     """A network or protocol error, in words."""
     server = session.target.shown
-    within = _seconds(session.deadline.seconds)
+    within = seconds(session.deadline.seconds)
     slow_hint = (
         "Check that the link opens quickly in a browser; the provider gives up on slow servers too."
     )
-    if isinstance(error, _Expired | TimeoutError) or session.deadline.expired:
+    if isinstance(error, Expired | TimeoutError) or session.deadline.expired:
         reason = {
             "connect": f"The server {server} did not accept a connection within {within}.",
             "tls": f"The secure (HTTPS) connection to {server} was not set up within {within}.",
@@ -907,26 +332,26 @@ def check_url(
     ``is_public`` (default ``is_public_address``) are for tests; ``allow_private_hosts`` turns
     the public-address rule off (for tests and closed networks only).
     """
-    deadline = _Deadline(timeout)
-    target = _parse(url)
+    deadline = Deadline(timeout)
+    target = parse_link(url)
     policy = _Policy(
         allow_private_hosts=allow_private_hosts,
-        resolve=resolve or _getaddrinfo,
+        resolve=resolve or system_resolve,
         is_public=is_public or is_public_address,
         expected_kind=expected_kind,
         max_bytes=max_bytes,
     )
     addresses = _addresses(target, policy.resolve, deadline)
     if not allow_private_hosts:
-        _refuse_private(target, addresses, policy.is_public)
-    session = _Session(target, addresses, deadline)
+        refuse_private(target, addresses, policy.is_public)
+    session = Session(target, addresses, deadline)
     try:
         return _fetch(session, policy)
-    except (_Expired, OSError, http.client.HTTPException, ValueError) as error:
+    except (Expired, OSError, http.client.HTTPException, ValueError) as error:
         raise _failure(error, session) from None
 
 
-def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
+def _fetch(session: Session, policy: _Policy) -> RemoteMedia:
     target, deadline, max_bytes = session.target, session.deadline, policy.max_bytes
 
     # HEAD: a redirect or a missing file ends the check; a size or type is noted.
@@ -937,14 +362,14 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
         if 300 <= status <= 399:
             raise _redirect_refusal(response, target, policy, deadline)
         if status in (404, 410):
-            raise _status_refusal(status)
+            raise status_refusal(status)
         if status == 200:
-            head_type = _media_type(response)
-            head_size = _content_length(response) or None  # 0 from HEAD is often wrong
+            head_type = media_type_of(response)
+            head_size = content_length_of(response) or None  # 0 from HEAD is often wrong
         # Anything else (405, 501, 403, 400, a server error...): the GET below decides.
     _check_declared(head_type, policy.expected_kind)
     if head_size is not None and head_size >= max_bytes:
-        raise _too_large(head_size, max_bytes)
+        raise link_too_large(head_size, max_bytes)
 
     # GET the first bytes, as the provider would fetch them.
     size: int | None = None
@@ -952,19 +377,16 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
         status = response.status
         if 300 <= status <= 399:
             raise _redirect_refusal(response, target, policy, deadline)
-        if status == 416 and (_content_range(response) or (None, None))[1] == 0:
-            raise MediaUrlRefused(
-                "The file at this link is empty (0 bytes).",
-                "Check that the upload finished, then share the link again.",
-            )
+        if status == 416 and (content_range_of(response) or (None, None))[1] == 0:
+            raise empty_link()
         if status not in (200, 206):
-            raise _status_refusal(status)
-        get_type = _media_type(response)
+            raise status_refusal(status)
+        get_type = media_type_of(response)
         declared = head_type if get_type is None else get_type
         _check_declared(declared, policy.expected_kind)
         announced = response.length  # this answer's body, from its Content-Length
         if status == 206:
-            content_range = _content_range(response)
+            content_range = content_range_of(response)
             if content_range is None or content_range[0] != 0:
                 raise MediaUrlRefused(
                     f"The server {target.shown} answered the request for the start of the file "
@@ -973,18 +395,18 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
                 )
             size = content_range[1]
         else:
-            size = _content_length(response)
+            size = content_length_of(response)
         if size is not None and size >= max_bytes:
-            raise _too_large(size, max_bytes)
-        prefix, ended = _read(response, PREFIX_BYTES, deadline)
+            raise link_too_large(size, max_bytes)
+        prefix, ended = read_body(response, PREFIX_BYTES, deadline)
         if announced is not None and len(prefix) < min(announced, PREFIX_BYTES):
             raise http.client.IncompleteRead(prefix, announced - len(prefix))
         if size is None and ended:
             size = len(prefix)  # the body ended before the 64 KiB asked for: that is the file
         if size is None and status == 200:
-            size = len(prefix) + _count(response, max_bytes - len(prefix), deadline)
+            size = len(prefix) + count_body(response, max_bytes - len(prefix), deadline)
             if size >= max_bytes:
-                raise _too_large(size, max_bytes, measured=True)
+                raise link_too_large(size, max_bytes, measured=True)
     if size is None:
         size = head_size
     if size is None:  # a 206 of unknown total: count the whole body
@@ -993,24 +415,24 @@ def _fetch(session: _Session, policy: _Policy) -> RemoteMedia:
     return _judge_content(prefix, size, declared, session, policy)
 
 
-def _measure(session: _Session, policy: _Policy) -> int:
+def _measure(session: Session, policy: _Policy) -> int:
     with session.request("GET") as response:
         if 300 <= response.status <= 399:
             raise _redirect_refusal(response, session.target, policy, session.deadline)
         if response.status != 200:
-            raise _status_refusal(response.status)
-        size = _content_length(response)
+            raise status_refusal(response.status)
+        size = content_length_of(response)
         if size is None:
-            size = _count(response, policy.max_bytes, session.deadline)
+            size = count_body(response, policy.max_bytes, session.deadline)
             if size >= policy.max_bytes:
-                raise _too_large(size, policy.max_bytes, measured=True)
+                raise link_too_large(size, policy.max_bytes, measured=True)
     if size >= policy.max_bytes:
-        raise _too_large(size, policy.max_bytes)
+        raise link_too_large(size, policy.max_bytes)
     return size
 
 
 def _judge_content(
-    prefix: bytes, size: int, declared: str | None, session: _Session, policy: _Policy
+    prefix: bytes, size: int, declared: str | None, session: Session, policy: _Policy
 ) -> RemoteMedia:
     found = sniff(prefix)
     try:
@@ -1024,8 +446,8 @@ def _judge_content(
     declared_kind = _KIND_OF_TYPE.get(declared or "")
     if declared_kind is not None and kind is not None and declared_kind != kind:
         raise MediaUrlRefused(
-            f"The server says this link is {_described(declared or '')}, but the file is "
-            f"{_described(found)}.",
+            f"The server says this link is {described(declared or '')}, but the file is "
+            f"{described(found)}.",
             "Check that the link points at the right file, or fix the server's Content-Type.",
         )
     content_type = declared if declared and declared not in _UNDECIDED_TYPES else found

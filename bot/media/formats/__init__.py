@@ -1,0 +1,1 @@
+"""Media formats recognised by their content, one module per family of formats."""
