@@ -7,505 +7,71 @@ instances on one PostgreSQL) a draft is confirmed once and a send is attempted o
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import functools
-import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, ClassVar, Self, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import StaticPool
 
-
-class SendState(StrEnum):
-    DRAFT = "draft"
-    CONFIRMED = "confirmed"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    CANCELLED = "cancelled"
-
-
-metadata = sa.MetaData()
-
-_TS = sa.DateTime(timezone=True)
-
-
-def _render_columns() -> list[sa.Column[Any]]:
-    """What Slack shows of a row, and who is updating it. `version` counts changes worth
-    showing; `dirty` (indexed) says Slack lags behind, so a sweeper finds the row after a crash."""
-    return [
-        sa.Column("version", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("rendered_version", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
-        sa.Column("render_owner", sa.String(64)),
-        sa.Column("render_until", _TS),
-        sa.Column("rendered_at", _TS),
-    ]
-
-
-sends = sa.Table(
-    "sends",
+from bot.records import (
+    BatchRecord,
+    CallbackTaken,
+    Lease,
+    MediaRecord,
+    Rendered,
+    SendRecord,
+    SendState,
+    SendSummary,
+    StatusChange,
+    StatusRow,
+    _aware,
+    utcnow,
+)
+from bot.store import postgres, sqlite
+from bot.store.postgres import _DISCONNECTS, _Compiled
+from bot.store.schema import (
+    batches,
+    callbacks,
+    flags,
+    home_views,
+    media,
     metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),
-    sa.Column("team_id", sa.String(32)),
-    sa.Column("channel_id", sa.String(32)),
-    sa.Column("user_id", sa.String(32), index=True),
-    sa.Column("thread_ts", sa.String(32)),
-    sa.Column("message_ts", sa.String(32)),
-    sa.Column("status_ts", sa.String(32)),
-    sa.Column("sender_alias", sa.String(64), nullable=False),
-    sa.Column("sender_number", sa.String(16), nullable=False),
-    sa.Column("recipient", sa.String(32), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("caption", sa.Text),
-    sa.Column("file_name", sa.Text),
-    sa.Column("external_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("callback_token", sa.String(128), nullable=False, unique=True),
-    sa.Column("transaction_id", sa.String(128), index=True),
-    sa.Column("state", sa.String(16), nullable=False, index=True),
-    sa.Column("provider_status", sa.String(64)),
-    sa.Column("provider_rank", sa.Integer),
-    sa.Column("provider_status_at", _TS),
-    sa.Column("error", sa.Text),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    # A Slack file's bytes served at /media/<token>; `origin` makes one offer per shared file.
-    sa.Column("media_id", sa.String(32), sa.ForeignKey("media.id", ondelete="SET NULL")),
-    sa.Column("origin", sa.String(200), unique=True),
-    sa.Column("txid_ts", sa.String(32)),
-    sa.Column("outcome_ts", sa.String(32)),
-    sa.Column("message_status", sa.String(64)),
-    sa.Column("status_shown", sa.String(64)),
-    sa.Column("batch_id", sa.String(32), sa.ForeignKey("batches.id"), index=True),
-    *_render_columns(),
+    sends,
+    slack_events,
+    statuses,
+)
+from bot.store.sqlite import _READONLY, _Together, _WriterLock
+from bot.store.statements import (
+    _ADVANCE,
+    _BATCH_CHANGED,
+    _CALLBACK_TARGET,
+    _CHANGED,
+    _HOME_OPENED,
+    _INSERT_CALLBACK,
+    _KEEP_BY_TOKEN,
+    _PG_TAKE_CALLBACK,
+    _RECENT,
+    _RECENT_COUNT,
+    _SEND_BY_ID,
+    _SHOWN,
+    _TIMELINE,
+    _acquire,
+    _finish,
+    _insert_ignore,
 )
 
-media = sa.Table(
-    "media",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("expires_at", _TS, nullable=False, index=True),
-    sa.Column("content_type", sa.String(100), nullable=False),
-    sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("file_name", sa.Text),
-    sa.Column("slack_file_id", sa.String(32)),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-
-batches = sa.Table(
-    "batches",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
-    sa.Column("group_name", sa.String(100), nullable=False),
-    sa.Column("total", sa.Integer, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("team_id", sa.String(32)),
-    sa.Column("channel_id", sa.String(32)),
-    sa.Column("user_id", sa.String(32)),
-    sa.Column("thread_ts", sa.String(32)),
-    sa.Column("message_ts", sa.String(32)),
-    sa.Column("shown", sa.Text),
-    *_render_columns(),
-)
-
-slack_events = sa.Table(
-    "slack_events",
-    metadata,
-    sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("received_at", _TS, nullable=False, index=True),
-)
-
-flags = sa.Table(
-    "flags",
-    metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
-)
-
-# Who opened their Home tab, and when: only their tabs are kept fresh as sends change.
-home_views = sa.Table(
-    "home_views",
-    metadata,
-    sa.Column("user_id", sa.String(32), primary_key=True),
-    sa.Column("opened_at", _TS, nullable=False),
-)
-
-statuses = sa.Table(
-    "statuses",
-    metadata,
-    sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), primary_key=True),
-    sa.Column("status", sa.String(64), primary_key=True),
-    sa.Column("received_at", _TS, nullable=False),
-    sa.Column("provider_date", sa.String(64)),
-    sa.Column("detail", sa.Text),
-    # True when this status moved the shown status forward as it arrived.
-    sa.Column("advanced", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("reply_ts", sa.String(32)),
-)
-
-callbacks = sa.Table(
-    "callbacks",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), index=True),
-    sa.Column("received_at", _TS, nullable=False),
-    sa.Column("status", sa.String(64)),
-    sa.Column("body", sa.Text, nullable=False),
-)
-
-
-_READONLY = "whatsapp_bot_readonly"
-_CHANGED = {"version": sends.c.version + 1, "dirty": True}
-_BATCH_CHANGED = {"version": batches.c.version + 1, "dirty": True}
-
-# The statements of the hot paths (a status callback, a render pass), built once: building a
-# Core statement and its cache key costs more than SQLite takes to run it.
-_P = sa.bindparam
-_CALLBACK_TARGET = sa.select(sends.c.id, sends.c.external_id).where(
-    sends.c.callback_token == _P("token")
-)
-_INSERT_CALLBACK = callbacks.insert()
-_EXTERNAL_ID = _P("external_id", type_=sa.String)
-# Find the send by token and keep the body, in one statement: only if the body names no
-# other send's externalId.
-_KEEP_BY_TOKEN = (
-    callbacks.insert()
-    .from_select(
-        ["send_id", "received_at", "status", "body"],
-        sa.select(
-            sends.c.id,
-            _P("at", type_=_TS),
-            _P("status", type_=sa.String),
-            _P("body", type_=sa.Text),
-        ).where(
-            sends.c.callback_token == _P("token"),
-            sa.or_(_EXTERNAL_ID.is_(None), sends.c.external_id == _EXTERNAL_ID),
-        ),
-    )
-    .returning(callbacks.c.send_id)
-)
-_SEND_BY_ID = sa.select(sends).where(sends.c.id == _P("send_id"))
-_HOME_OPENED = sa.select(home_views.c.opened_at).where(home_views.c.user_id == _P("user_id"))
-_SHOWN = sa.select(sends.c.provider_status).where(sends.c.id == _P("send_id"))
-_TIMELINE = (
-    sa.select(statuses)
-    .where(statuses.c.send_id == _P("send_id"))
-    .order_by(statuses.c.received_at, statuses.c.status)
-)
-# take_callback on PostgreSQL in one statement. Every part reads the database as it was
-# before the statement, except that `recorded` reads what `changed` returns, so a status is
-# `advanced` exactly when the UPDATE (which waits for concurrent ones) made it the shown one.
-_PG_TAKE_CALLBACK = sa.text(
-    """
-WITH target AS (
-    SELECT id, external_id, provider_status FROM sends WHERE callback_token = :token
-), accepted AS (
-    SELECT id FROM target
-    WHERE CAST(:external_id AS VARCHAR) IS NULL OR external_id = :external_id
-), kept AS (
-    INSERT INTO callbacks (send_id, received_at, status, body)
-    SELECT id, :at, :status, :body FROM accepted
-    RETURNING send_id
-), changed AS (
-    UPDATE sends SET
-        provider_status = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
-            THEN :status ELSE provider_status END,
-        provider_status_at = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
-            THEN :at ELSE provider_status_at END,
-        provider_rank = CASE WHEN provider_rank IS NULL OR provider_rank < :rank
-            THEN :rank ELSE provider_rank END,
-        render_owner = CASE WHEN render_until IS NULL OR render_until < :at
-            THEN CAST(:owner AS VARCHAR) ELSE render_owner END,
-        render_until = CASE WHEN render_until IS NULL OR render_until < :at
-            THEN CAST(:until AS TIMESTAMP WITH TIME ZONE) ELSE render_until END,
-        updated_at = :at, version = version + 1, dirty = true
-    WHERE id IN (SELECT id FROM accepted) AND CAST(:status AS VARCHAR) IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM statuses s WHERE s.send_id = sends.id AND s.status = :status)
-    RETURNING id, provider_status, batch_id, render_owner, render_until, rendered_at
-), recorded AS (
-    INSERT INTO statuses (send_id, status, received_at, provider_date, detail, advanced)
-    SELECT id, :status, :at, :provider_date, :detail, provider_status = :status FROM changed
-    ON CONFLICT DO NOTHING
-    RETURNING send_id
-), touched AS (
-    UPDATE batches SET version = version + 1, dirty = true
-    WHERE id IN (SELECT batch_id FROM changed) AND EXISTS (SELECT 1 FROM recorded)
-    RETURNING id
-)
-SELECT target.id AS send_id,
-       EXISTS (SELECT 1 FROM accepted) AS accepted,
-       EXISTS (SELECT 1 FROM recorded) AS new,
-       changed.provider_status AS changed_status,
-       target.provider_status AS old_status,
-       changed.render_owner AS owner,
-       changed.render_until AS until,
-       changed.rendered_at AS rendered_at
-FROM target LEFT JOIN changed ON changed.id = target.id
-"""
-).bindparams(
-    sa.bindparam("at", type_=_TS),
-    sa.bindparam("until", type_=_TS),
-    sa.bindparam("rank", type_=sa.Integer),
-)
-_RANKS_BELOW = sa.or_(
-    sends.c.provider_rank.is_(None), sends.c.provider_rank < _P("p_rank", type_=sa.Integer)
-)
-_LEASE_FREE = sa.or_(sends.c.render_until.is_(None), sends.c.render_until < _P("p_at", type_=_TS))
-# A new status (none of that name yet) is a change worth showing; it becomes the shown status
-# only if it ranks above the current one. Every SET expression reads the row as it was.
-_ADVANCE = (
-    sends.update()
-    .where(
-        sends.c.id == _P("p_send"),
-        ~sa.exists().where(statuses.c.send_id == _P("p_send"), statuses.c.status == _P("p_status")),
-    )
-    .values(
-        provider_status=sa.case(
-            (_RANKS_BELOW, _P("p_status", type_=sa.String)), else_=sends.c.provider_status
-        ),
-        provider_status_at=sa.case(
-            (_RANKS_BELOW, _P("p_at", type_=_TS)), else_=sends.c.provider_status_at
-        ),
-        provider_rank=sa.case(
-            (_RANKS_BELOW, _P("p_rank", type_=sa.Integer)), else_=sends.c.provider_rank
-        ),
-        render_owner=sa.case(
-            (_LEASE_FREE, _P("p_owner", type_=sa.String)), else_=sends.c.render_owner
-        ),
-        render_until=sa.case((_LEASE_FREE, _P("p_until", type_=_TS)), else_=sends.c.render_until),
-        updated_at=_P("p_at", type_=_TS),
-        **_CHANGED,
-    )
-    .returning(
-        sends.c.provider_status,
-        sends.c.batch_id,
-        sends.c.render_owner,
-        sends.c.render_until,
-        sends.c.rendered_at,
-    )
-)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+T = TypeVar("T")
 
 
 def _lease(owner: str | None, until: datetime | None, rendered_at: datetime | None) -> Lease:
     return Lease(owner, _aware(until), _aware(rendered_at))
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rendered:
-    """What Slack shows of a row, and who is updating it (see `_render_columns`).
-
-    Its subclasses are rows with a `state` and these times, read back with `from_row`.
-    """
-
-    _TIMES: ClassVar[tuple[str, ...]] = ("created_at", "updated_at", "render_until", "rendered_at")
-
-    version: int = 0
-    rendered_version: int = 0
-    dirty: bool = False
-    render_owner: str | None = None
-    render_until: datetime | None = None
-    rendered_at: datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> Self:
-        values = dict(row)
-        for key in cls._TIMES:
-            values[key] = _aware(values[key])
-        values["state"] = SendState(values["state"])
-        return cls(**values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SendRecord(Rendered):
-    id: str
-    created_at: datetime
-    updated_at: datetime
-    source: str
-    sender_alias: str
-    sender_number: str
-    recipient: str
-    kind: str
-    body: str
-    external_id: str
-    callback_token: str
-    state: SendState
-    team_id: str | None = None
-    channel_id: str | None = None
-    user_id: str | None = None
-    thread_ts: str | None = None
-    message_ts: str | None = None
-    status_ts: str | None = None
-    caption: str | None = None
-    file_name: str | None = None
-    transaction_id: str | None = None
-    provider_status: str | None = None
-    provider_rank: int | None = None
-    provider_status_at: datetime | None = None
-    error: str | None = None
-    attempts: int = 0
-    media_id: str | None = None
-    origin: str | None = None
-    batch_id: str | None = None
-    txid_ts: str | None = None
-    outcome_ts: str | None = None
-    message_status: str | None = None
-    status_shown: str | None = None
-
-    _TIMES: ClassVar[tuple[str, ...]] = (*Rendered._TIMES, "provider_status_at")
-
-
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
-
-
-@dataclass(frozen=True)
-class SendSummary:
-    """What a list of sends shows of each (the Home tab): a few columns, not the whole row."""
-
-    id: str
-    created_at: datetime
-    kind: str
-    recipient: str
-    sender_alias: str
-    sender_number: str
-    state: SendState
-    transaction_id: str | None
-    provider_status: str | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> SendSummary:
-        values = dict(row._mapping)
-        values["created_at"] = _aware(values["created_at"])
-        values["state"] = SendState(values["state"])
-        return cls(**values)
-
-
-_SUMMARY_COLUMNS = [sends.c[f.name] for f in dataclasses.fields(SendSummary)]
-_LISTED = sa.and_(
-    sends.c.user_id == sa.bindparam("user_id"),
-    sends.c.state.in_(
-        [str(s) for s in (SendState.SENDING, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)]
-    ),
-)
-_RECENT = (
-    sa.select(*_SUMMARY_COLUMNS)
-    .where(_LISTED)
-    .order_by(sends.c.created_at.desc())
-    .limit(sa.bindparam("limit", type_=sa.Integer))
-)
-_RECENT_COUNT = sa.select(sa.func.count()).select_from(sends).where(_LISTED)
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    status: str
-    received_at: datetime
-    provider_date: str | None = None
-    detail: str | None = None
-    advanced: bool = False
-    reply_ts: str | None = None
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who is bringing a row's thread up to date (`owner`, until when), and when Slack was
-    last written for it: read with a change, so the one who made it knows whether to start
-    a pass now, later, or not at all (the holder sees the change as it lets go)."""
-
-    owner: str | None = None
-    until: datetime | None = None
-    rendered_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    """What recording one status did: `new` unless a duplicate; `advanced` if now shown;
-    `shown`, the send's shown status afterwards; `lease`, the send's lease as it left it."""
-
-    new: bool
-    advanced: bool
-    shown: str | None = None
-    lease: Lease = Lease()
-
-
-@dataclass(frozen=True)
-class CallbackTaken:
-    """What `take_callback` did: `mismatch` when the body names another send's externalId
-    (nothing is stored); otherwise the body is kept and `change` says what its status did."""
-
-    send_id: str
-    mismatch: bool = False
-    change: StatusChange | None = None
-
-
-@dataclass(frozen=True)
-class MediaRecord:
-    id: str
-    created_at: datetime
-    expires_at: datetime
-    content_type: str
-    size: int
-    sha256: str
-    file_name: str | None
-    slack_file_id: str | None
-    data: bytes | None = None
-
-    @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> MediaRecord:
-        values = dict(row)
-        values["created_at"] = _aware(values["created_at"])
-        values["expires_at"] = _aware(values["expires_at"])
-        if values.get("data") is not None:
-            values["data"] = bytes(values["data"])
-        return cls(**values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BatchRecord(Rendered):
-    """A group send: one confirmation and one progress message for many recipients."""
-
-    id: str
-    created_at: datetime
-    updated_at: datetime
-    group_name: str
-    total: int
-    state: SendState
-    team_id: str | None = None
-    channel_id: str | None = None
-    user_id: str | None = None
-    thread_ts: str | None = None
-    message_ts: str | None = None
-    shown: str | None = None
 
 
 class Store:
@@ -1162,237 +728,8 @@ class Store:
         return record
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """A prebuilt statement's SQL for the driver, and the values it was built with
-    (`values(render_owner=None)` is a parameter too)."""
-
-    statement: Any  # kept, so that its id is never another statement's
-    sql: str
-    fixed: dict[str, Any]
-
-    @classmethod
-    def of(cls, statement: Any, dialect: Any) -> _Compiled:
-        compiled = statement.compile(dialect=dialect)
-        fixed = {
-            compiled.bind_names[bind]: bind.value
-            for bind in compiled.binds.values()
-            if not bind.required and bind.callable is None
-        }
-        return cls(statement, str(compiled), fixed)
-
-
-class _WriterLock:
-    """SQLite has one writer at a time. Writers queue for it here: the threads of a process
-    on a lock, the processes (gunicorn workers, instances on one machine) on an `flock` of a
-    file beside the database. Both wake a waiter as soon as the lock is free, where SQLite's
-    busy handler polls with sleeps of up to 100 ms, which made the p99."""
-
-    def __init__(self, database: str | None) -> None:
-        self._threads = threading.RLock()
-        self._depth = 0
-        in_memory = database in (None, "", ":memory:") or str(database).startswith("file:")
-        self._path = None if in_memory else f"{database}-writer.lock"
-        self._fd: int | None = None
-        self._pid = 0
-
-    def __enter__(self) -> None:
-        self._threads.acquire()
-        self._depth += 1
-        if self._depth == 1 and self._path is not None:
-            try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
-            except BaseException:
-                self._depth -= 1
-                self._threads.release()
-                raise
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self._depth == 1 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._depth -= 1
-            self._threads.release()
-
-    def _file(self) -> int:
-        """The lock file, opened once per process: a forked child must not share the
-        parent's open file, whose flock would then be theirs together."""
-        assert self._path is not None
-        if self._fd is None or self._pid != os.getpid():
-            self.close()
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-T = TypeVar("T")
-
-
-@dataclass(eq=False)
-class _Work:
-    fn: Callable[[Connection], Any]
-    result: Any = None
-    error: BaseException | None = None
-    lead: bool = False
-    finished: bool = False
-
-
-class _Together:
-    """Group commit: writes that queue for the lock while another batch is being written go
-    in together, in one transaction, so a busy SQLite spends one BEGIN, one COMMIT and one
-    turn of the writer lock on many of them. The first to find nobody writing leads: it
-    writes what has queued (itself first), then hands the lead to the next in the queue.
-
-    Each write is a function of the connection that does nothing but database work (it may
-    run twice: see below); the functions of one batch run one after another, as the
-    transactions would have. Should one fail, or the COMMIT, the batch is
-    rolled back and each is written again in a transaction of its own, so one bad write
-    never costs the others theirs, and each caller gets its own result or exception.
-    """
-
-    def __init__(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> None:
-        self._transaction = transaction
-        self._cond = threading.Condition()
-        self._queue: list[_Work] = []
-        self._busy = False
-
-    def run(self, fn: Callable[[Connection], T]) -> T:
-        item = _Work(fn)
-        with self._cond:
-            self._queue.append(item)
-            if not self._busy:
-                self._busy = True
-                item.lead = True
-            while not item.finished:
-                if not item.lead:
-                    self._cond.wait()
-                    continue
-                item.lead = False
-                batch, self._queue = self._queue[:_BATCH_MOST], self._queue[_BATCH_MOST:]
-                self._cond.release()
-                try:
-                    self._write(batch)
-                finally:
-                    self._cond.acquire()
-                    for done in batch:
-                        done.finished = True
-                    if self._queue:
-                        self._queue[0].lead = True
-                    else:
-                        self._busy = False
-                    self._cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[no-any-return]
-
-    def _write(self, batch: list[_Work]) -> None:
-        try:
-            with self._transaction() as conn:
-                results = [work.fn(conn) for work in batch]
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
-            for work in batch:  # one by one, each in a transaction of its own
-                self._write([work])
-            return
-        except BaseException as exc:  # stopping: nobody is told it was written
-            for work in batch:
-                work.error = exc
-            raise
-        for work, result in zip(batch, results, strict=True):
-            work.result = result
-
-
-_BATCH_MOST = 64
-
 R = TypeVar("R", SendRecord, BatchRecord)
 _TABLES: dict[type[Rendered], sa.Table] = {SendRecord: sends, BatchRecord: batches}
-
-
-@functools.cache
-def _acquire(table: sa.Table, only_dirty: bool, held: bool) -> Any:
-    until = table.c.render_until
-    free = [until.is_(None), until < _P("p_now", type_=_TS)]
-    if held:
-        free.append(table.c.render_owner == _P("p_owner"))
-    conditions = [table.c.id == _P("p_id"), sa.or_(*free)]
-    if only_dirty:
-        conditions.append(table.c.dirty.is_(True))
-    return (
-        table.update()
-        .where(*conditions)
-        .values(render_owner=_P("p_owner"), render_until=_P("p_until", type_=_TS))
-        .returning(*table.c)
-    )
-
-
-@functools.cache
-def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool, hold: bool) -> Any:
-    values: dict[str, Any] = {"render_owner": None, "render_until": None}
-    for name in (*fields, *(["rendered_at"] if wrote else [])):
-        values[name] = _P(f"f_{name}", type_=table.c[name].type)
-    dirty_after: Any = table.c.dirty
-    if shown:
-        version = _P("p_version", type_=sa.Integer)
-        values["rendered_version"] = version
-        values["dirty"] = dirty_after = table.c.version > version
-    if hold:  # every SET reads the row as it was, so `dirty_after` is what `dirty` becomes
-        values["render_owner"] = sa.case((dirty_after, table.c.render_owner), else_=None)
-        values["render_until"] = sa.case((dirty_after, _P("p_hold", type_=_TS)), else_=None)
-    return (
-        table.update()
-        .where(table.c.id == _P("p_id"), table.c.render_owner == _P("p_owner"))
-        .values(**values)
-        .returning(table.c.dirty)
-    )
-
-
-def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING the key, in the connection's dialect."""
-    return _insert_ignore_for(conn.dialect.name, table)
-
-
-@functools.cache
-def _insert_ignore_for(dialect: str, table: sa.Table) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-
-
-IDLE_PING_SECONDS = 10.0
-# Driver errors after which a connection is not handed to anyone else.
-_DISCONNECTS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection before use only if it sat idle for a while (a database
-    restart or an idle timeout breaks idle connections): `pool_pre_ping` would add a round
-    trip to every transaction. A connection that fails the check is replaced, unseen."""
-
-    @sa.event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["last_used"] = time.monotonic()
-
-    @sa.event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        last_used = record.info.get("last_used")
-        if last_used is None or time.monotonic() - last_used < IDLE_PING_SECONDS:
-            return
-        try:
-            cursor = dbapi_conn.cursor()
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
-            dbapi_conn.rollback()
-        except Exception as exc:
-            raise sa.exc.DisconnectionError(f"an idle connection is gone: {exc}") from exc
 
 
 def create_engine(
@@ -1402,44 +739,7 @@ def create_engine(
     server, connections checked when they come back from idle, or autocommit ones."""
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        server = sa.create_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=pool_size if overflow is None else overflow,
-            pool_timeout=10,
-            pool_recycle=1800,
-            **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+        return postgres.create_engine(
+            url, pool_size=pool_size, overflow=overflow, autocommit=autocommit
         )
-        _ping_when_idle(server)
-        return server
-    in_memory = parsed.database in (None, "", ":memory:")
-    pooling: dict[str, Any] = (
-        {"poolclass": StaticPool}
-        if in_memory
-        else {"pool_size": pool_size, "max_overflow": 4 * pool_size, "pool_timeout": 30}
-    )
-    engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # pysqlite's own transaction handling is replaced by explicit BEGIN IMMEDIATE below,
-        # so that concurrent writers wait on the busy timeout instead of failing to upgrade.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Reads run without a transaction: with WAL each statement reads a snapshot and
-        # never waits for a writer. Writers take the write lock as they begin.
-        if not conn.get_execution_options().get(_READONLY, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    return sqlite.create_engine(url, pool_size=pool_size)
