@@ -27,7 +27,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -35,8 +35,8 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Rendered:
-    """What Slack shows of a row, and who is updating it (see `_render_columns`).
+class RenderedRecord:
+    """What Slack shows of a row, and who is updating it (see `bot.store.schema`).
 
     Its subclasses are rows with a `state` and these times, read back with `from_row`.
     """
@@ -54,13 +54,13 @@ class Rendered:
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
         values = dict(row)
         for key in cls._TIMES:
-            values[key] = _aware(values[key])
+            values[key] = aware(values[key])
         values["state"] = SendState(values["state"])
         return cls(**values)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SendRecord(Rendered):
+class SendRecord(RenderedRecord):
     id: str
     created_at: datetime
     updated_at: datetime
@@ -95,7 +95,7 @@ class SendRecord(Rendered):
     message_status: str | None = None
     status_shown: str | None = None
 
-    _TIMES: ClassVar[tuple[str, ...]] = (*Rendered._TIMES, "provider_status_at")
+    _TIMES: ClassVar[tuple[str, ...]] = (*RenderedRecord._TIMES, "provider_status_at")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class SendSummary:
     @classmethod
     def from_row(cls, row: Any) -> SendSummary:
         values = dict(row._mapping)
-        values["created_at"] = _aware(values["created_at"])
+        values["created_at"] = aware(values["created_at"])
         values["state"] = SendState(values["state"])
         return cls(**values)
 
@@ -177,15 +177,15 @@ class MediaRecord:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> MediaRecord:
         values = dict(row)
-        values["created_at"] = _aware(values["created_at"])
-        values["expires_at"] = _aware(values["expires_at"])
+        values["created_at"] = aware(values["created_at"])
+        values["expires_at"] = aware(values["expires_at"])
         if values.get("data") is not None:
             values["data"] = bytes(values["data"])
         return cls(**values)
 
 
 @dataclass(frozen=True, kw_only=True)
-class BatchRecord(Rendered):
+class BatchRecord(RenderedRecord):
     """A group send: one confirmation and one progress message for many recipients."""
 
     id: str

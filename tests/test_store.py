@@ -342,7 +342,7 @@ class FakeDatabase:
 
 def test_writes_that_queue_are_committed_together_each_with_its_own_result() -> None:
     database = FakeDatabase()
-    together = sqlite._Together(database.transaction)  # type: ignore[arg-type]
+    together = sqlite.GroupCommit(database.transaction)  # type: ignore[arg-type]
 
     def write(name: str) -> Callable[[Any], str]:
         def fn(conn: Any) -> str:
@@ -371,7 +371,7 @@ def test_writes_that_queue_are_committed_together_each_with_its_own_result() -> 
 
 def test_a_failing_write_costs_the_others_of_its_batch_nothing() -> None:
     database = FakeDatabase()
-    together = sqlite._Together(database.transaction)  # type: ignore[arg-type]
+    together = sqlite.GroupCommit(database.transaction)  # type: ignore[arg-type]
     barrier = threading.Barrier(8)
     outcomes: dict[int, object] = {}
 

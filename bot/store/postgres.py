@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 IDLE_PING_SECONDS = 10.0
 # Driver errors after which a connection is not handed to anyone else.
-_DISCONNECTS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
+DISCONNECT_ERRORS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -58,7 +58,7 @@ def create_engine(
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class CompiledStatement:
     """A prebuilt statement's SQL for the driver, and the values it was built with
     (`values(render_owner=None)` is a parameter too)."""
 
@@ -67,7 +67,7 @@ class _Compiled:
     fixed: dict[str, Any]
 
     @classmethod
-    def of(cls, statement: Any, dialect: Any) -> _Compiled:
+    def of(cls, statement: Any, dialect: Any) -> CompiledStatement:
         compiled = statement.compile(dialect=dialect)
         fixed = {
             compiled.bind_names[bind]: bind.value

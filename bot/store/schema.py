@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-_TS = sa.DateTime(timezone=True)
+TIMESTAMP = sa.DateTime(timezone=True)
 
 
 def _render_columns() -> list[sa.Column[Any]]:
@@ -19,8 +19,8 @@ def _render_columns() -> list[sa.Column[Any]]:
         sa.Column("rendered_version", sa.Integer, nullable=False, server_default="0"),
         sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
         sa.Column("render_owner", sa.String(64)),
-        sa.Column("render_until", _TS),
-        sa.Column("rendered_at", _TS),
+        sa.Column("render_until", TIMESTAMP),
+        sa.Column("rendered_at", TIMESTAMP),
     ]
 
 
@@ -28,8 +28,8 @@ sends = sa.Table(
     "sends",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("team_id", sa.String(32)),
     sa.Column("channel_id", sa.String(32)),
@@ -50,7 +50,7 @@ sends = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("provider_status", sa.String(64)),
     sa.Column("provider_rank", sa.Integer),
-    sa.Column("provider_status_at", _TS),
+    sa.Column("provider_status_at", TIMESTAMP),
     sa.Column("error", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     # A Slack file's bytes served at /media/<token>; `origin` makes one offer per shared file.
@@ -68,8 +68,8 @@ media = sa.Table(
     "media",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("expires_at", _TS, nullable=False, index=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("expires_at", TIMESTAMP, nullable=False, index=True),
     sa.Column("content_type", sa.String(100), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
@@ -82,8 +82,8 @@ batches = sa.Table(
     "batches",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
     sa.Column("group_name", sa.String(100), nullable=False),
     sa.Column("total", sa.Integer, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
@@ -100,7 +100,7 @@ slack_events = sa.Table(
     "slack_events",
     metadata,
     sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("received_at", _TS, nullable=False, index=True),
+    sa.Column("received_at", TIMESTAMP, nullable=False, index=True),
 )
 
 flags = sa.Table(
@@ -108,7 +108,7 @@ flags = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
 )
 
 # Who opened their Home tab, and when: only their tabs are kept fresh as sends change.
@@ -116,7 +116,7 @@ home_views = sa.Table(
     "home_views",
     metadata,
     sa.Column("user_id", sa.String(32), primary_key=True),
-    sa.Column("opened_at", _TS, nullable=False),
+    sa.Column("opened_at", TIMESTAMP, nullable=False),
 )
 
 statuses = sa.Table(
@@ -124,7 +124,7 @@ statuses = sa.Table(
     metadata,
     sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), primary_key=True),
     sa.Column("status", sa.String(64), primary_key=True),
-    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
     sa.Column("provider_date", sa.String(64)),
     sa.Column("detail", sa.Text),
     # True when this status moved the shown status forward as it arrived.
@@ -137,7 +137,7 @@ callbacks = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), index=True),
-    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
     sa.Column("status", sa.String(64)),
     sa.Column("body", sa.Text, nullable=False),
 )

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-_READONLY = "whatsapp_bot_readonly"
+READ_ONLY = "whatsapp_bot_readonly"
 
 
-class _WriterLock:
+class WriterLock:
     """SQLite has one writer at a time. Writers queue for it here: the threads of a process
     on a lock, the processes (gunicorn workers, instances on one machine) on an `flock` of a
     file beside the database. Both wake a waiter as soon as the lock is free, where SQLite's
@@ -71,15 +71,15 @@ T = TypeVar("T")
 
 
 @dataclass(eq=False)
-class _Work:
+class QueuedWrite:
     fn: Callable[[Connection], Any]
     result: Any = None
     error: BaseException | None = None
-    lead: bool = False
+    leads: bool = False
     finished: bool = False
 
 
-class _Together:
+class GroupCommit:
     """Group commit: writes that queue for the lock while another batch is being written go
     in together, in one transaction, so a busy SQLite spends one BEGIN, one COMMIT and one
     turn of the writer lock on many of them. The first to find nobody writing leads: it
@@ -95,22 +95,22 @@ class _Together:
     def __init__(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> None:
         self._transaction = transaction
         self._cond = threading.Condition()
-        self._queue: list[_Work] = []
+        self._queue: list[QueuedWrite] = []
         self._busy = False
 
     def run(self, fn: Callable[[Connection], T]) -> T:
-        item = _Work(fn)
+        item = QueuedWrite(fn)
         with self._cond:
             self._queue.append(item)
             if not self._busy:
                 self._busy = True
-                item.lead = True
+                item.leads = True
             while not item.finished:
-                if not item.lead:
+                if not item.leads:
                     self._cond.wait()
                     continue
-                item.lead = False
-                batch, self._queue = self._queue[:_BATCH_MOST], self._queue[_BATCH_MOST:]
+                item.leads = False
+                batch, self._queue = self._queue[:_MOST_PER_COMMIT], self._queue[_MOST_PER_COMMIT:]
                 self._cond.release()
                 try:
                     self._write(batch)
@@ -119,7 +119,7 @@ class _Together:
                     for done in batch:
                         done.finished = True
                     if self._queue:
-                        self._queue[0].lead = True
+                        self._queue[0].leads = True
                     else:
                         self._busy = False
                     self._cond.notify_all()
@@ -127,7 +127,7 @@ class _Together:
             raise item.error
         return item.result  # type: ignore[no-any-return]
 
-    def _write(self, batch: list[_Work]) -> None:
+    def _write(self, batch: list[QueuedWrite]) -> None:
         try:
             with self._transaction() as conn:
                 results = [work.fn(conn) for work in batch]
@@ -146,7 +146,7 @@ class _Together:
             work.result = result
 
 
-_BATCH_MOST = 64
+_MOST_PER_COMMIT = 64
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -179,7 +179,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # Reads run without a transaction: with WAL each statement reads a snapshot and
         # never waits for a writer. Writers take the write lock as they begin.
-        if not conn.get_execution_options().get(_READONLY, False):
+        if not conn.get_execution_options().get(READ_ONLY, False):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

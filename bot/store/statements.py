@@ -12,28 +12,28 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bot.records import SendState, SendSummary
-from bot.store.schema import _TS, batches, callbacks, home_views, sends, statuses
+from bot.store.schema import TIMESTAMP, batches, callbacks, home_views, sends, statuses
 
-_CHANGED = {"version": sends.c.version + 1, "dirty": True}
-_BATCH_CHANGED = {"version": batches.c.version + 1, "dirty": True}
+SEND_CHANGED = {"version": sends.c.version + 1, "dirty": True}
+BATCH_CHANGED = {"version": batches.c.version + 1, "dirty": True}
 
 # The statements of the hot paths (a status callback, a render pass), built once: building a
 # Core statement and its cache key costs more than SQLite takes to run it.
 _P = sa.bindparam
-_CALLBACK_TARGET = sa.select(sends.c.id, sends.c.external_id).where(
+CALLBACK_TARGET = sa.select(sends.c.id, sends.c.external_id).where(
     sends.c.callback_token == _P("token")
 )
-_INSERT_CALLBACK = callbacks.insert()
+INSERT_CALLBACK = callbacks.insert()
 _EXTERNAL_ID = _P("external_id", type_=sa.String)
 # Find the send by token and keep the body, in one statement: only if the body names no
 # other send's externalId.
-_KEEP_BY_TOKEN = (
+KEEP_CALLBACK_BY_TOKEN = (
     callbacks.insert()
     .from_select(
         ["send_id", "received_at", "status", "body"],
         sa.select(
             sends.c.id,
-            _P("at", type_=_TS),
+            _P("at", type_=TIMESTAMP),
             _P("status", type_=sa.String),
             _P("body", type_=sa.Text),
         ).where(
@@ -43,10 +43,10 @@ _KEEP_BY_TOKEN = (
     )
     .returning(callbacks.c.send_id)
 )
-_SEND_BY_ID = sa.select(sends).where(sends.c.id == _P("send_id"))
-_HOME_OPENED = sa.select(home_views.c.opened_at).where(home_views.c.user_id == _P("user_id"))
-_SHOWN = sa.select(sends.c.provider_status).where(sends.c.id == _P("send_id"))
-_TIMELINE = (
+SEND_BY_ID = sa.select(sends).where(sends.c.id == _P("send_id"))
+HOME_OPENED_AT = sa.select(home_views.c.opened_at).where(home_views.c.user_id == _P("user_id"))
+SHOWN_STATUS = sa.select(sends.c.provider_status).where(sends.c.id == _P("send_id"))
+STATUS_TIMELINE = (
     sa.select(statuses)
     .where(statuses.c.send_id == _P("send_id"))
     .order_by(statuses.c.received_at, statuses.c.status)
@@ -54,7 +54,7 @@ _TIMELINE = (
 # take_callback on PostgreSQL in one statement. Every part reads the database as it was
 # before the statement, except that `recorded` reads what `changed` returns, so a status is
 # `advanced` exactly when the UPDATE (which waits for concurrent ones) made it the shown one.
-_PG_TAKE_CALLBACK = sa.text(
+TAKE_CALLBACK_ON_POSTGRES = sa.text(
     """
 WITH target AS (
     SELECT id, external_id, provider_status FROM sends WHERE callback_token = :token
@@ -102,17 +102,19 @@ SELECT target.id AS send_id,
 FROM target LEFT JOIN changed ON changed.id = target.id
 """
 ).bindparams(
-    sa.bindparam("at", type_=_TS),
-    sa.bindparam("until", type_=_TS),
+    sa.bindparam("at", type_=TIMESTAMP),
+    sa.bindparam("until", type_=TIMESTAMP),
     sa.bindparam("rank", type_=sa.Integer),
 )
-_RANKS_BELOW = sa.or_(
+_OUTRANKS_SHOWN = sa.or_(
     sends.c.provider_rank.is_(None), sends.c.provider_rank < _P("p_rank", type_=sa.Integer)
 )
-_LEASE_FREE = sa.or_(sends.c.render_until.is_(None), sends.c.render_until < _P("p_at", type_=_TS))
+_LEASE_FREE = sa.or_(
+    sends.c.render_until.is_(None), sends.c.render_until < _P("p_at", type_=TIMESTAMP)
+)
 # A new status (none of that name yet) is a change worth showing; it becomes the shown status
 # only if it ranks above the current one. Every SET expression reads the row as it was.
-_ADVANCE = (
+APPLY_NEW_STATUS = (
     sends.update()
     .where(
         sends.c.id == _P("p_send"),
@@ -120,20 +122,22 @@ _ADVANCE = (
     )
     .values(
         provider_status=sa.case(
-            (_RANKS_BELOW, _P("p_status", type_=sa.String)), else_=sends.c.provider_status
+            (_OUTRANKS_SHOWN, _P("p_status", type_=sa.String)), else_=sends.c.provider_status
         ),
         provider_status_at=sa.case(
-            (_RANKS_BELOW, _P("p_at", type_=_TS)), else_=sends.c.provider_status_at
+            (_OUTRANKS_SHOWN, _P("p_at", type_=TIMESTAMP)), else_=sends.c.provider_status_at
         ),
         provider_rank=sa.case(
-            (_RANKS_BELOW, _P("p_rank", type_=sa.Integer)), else_=sends.c.provider_rank
+            (_OUTRANKS_SHOWN, _P("p_rank", type_=sa.Integer)), else_=sends.c.provider_rank
         ),
         render_owner=sa.case(
             (_LEASE_FREE, _P("p_owner", type_=sa.String)), else_=sends.c.render_owner
         ),
-        render_until=sa.case((_LEASE_FREE, _P("p_until", type_=_TS)), else_=sends.c.render_until),
-        updated_at=_P("p_at", type_=_TS),
-        **_CHANGED,
+        render_until=sa.case(
+            (_LEASE_FREE, _P("p_until", type_=TIMESTAMP)), else_=sends.c.render_until
+        ),
+        updated_at=_P("p_at", type_=TIMESTAMP),
+        **SEND_CHANGED,
     )
     .returning(
         sends.c.provider_status,
@@ -146,25 +150,25 @@ _ADVANCE = (
 
 
 _SUMMARY_COLUMNS = [sends.c[f.name] for f in dataclasses.fields(SendSummary)]
-_LISTED = sa.and_(
+_LISTED_SENDS = sa.and_(
     sends.c.user_id == sa.bindparam("user_id"),
     sends.c.state.in_(
         [str(s) for s in (SendState.SENDING, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)]
     ),
 )
-_RECENT = (
+RECENT_SENDS = (
     sa.select(*_SUMMARY_COLUMNS)
-    .where(_LISTED)
+    .where(_LISTED_SENDS)
     .order_by(sends.c.created_at.desc())
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
-_RECENT_COUNT = sa.select(sa.func.count()).select_from(sends).where(_LISTED)
+RECENT_SENDS_TOTAL = sa.select(sa.func.count()).select_from(sends).where(_LISTED_SENDS)
 
 
 @functools.cache
-def _acquire(table: sa.Table, only_dirty: bool, held: bool) -> Any:
+def acquire_render_statement(table: sa.Table, only_dirty: bool, held: bool) -> Any:
     until = table.c.render_until
-    free = [until.is_(None), until < _P("p_now", type_=_TS)]
+    free = [until.is_(None), until < _P("p_now", type_=TIMESTAMP)]
     if held:
         free.append(table.c.render_owner == _P("p_owner"))
     conditions = [table.c.id == _P("p_id"), sa.or_(*free)]
@@ -173,13 +177,15 @@ def _acquire(table: sa.Table, only_dirty: bool, held: bool) -> Any:
     return (
         table.update()
         .where(*conditions)
-        .values(render_owner=_P("p_owner"), render_until=_P("p_until", type_=_TS))
+        .values(render_owner=_P("p_owner"), render_until=_P("p_until", type_=TIMESTAMP))
         .returning(*table.c)
     )
 
 
 @functools.cache
-def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool, hold: bool) -> Any:
+def finish_render_statement(
+    table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool, hold: bool
+) -> Any:
     values: dict[str, Any] = {"render_owner": None, "render_until": None}
     for name in (*fields, *(["rendered_at"] if wrote else [])):
         values[name] = _P(f"f_{name}", type_=table.c[name].type)
@@ -190,7 +196,7 @@ def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool, 
         values["dirty"] = dirty_after = table.c.version > version
     if hold:  # every SET reads the row as it was, so `dirty_after` is what `dirty` becomes
         values["render_owner"] = sa.case((dirty_after, table.c.render_owner), else_=None)
-        values["render_until"] = sa.case((dirty_after, _P("p_hold", type_=_TS)), else_=None)
+        values["render_until"] = sa.case((dirty_after, _P("p_hold", type_=TIMESTAMP)), else_=None)
     return (
         table.update()
         .where(table.c.id == _P("p_id"), table.c.render_owner == _P("p_owner"))
@@ -199,12 +205,12 @@ def _finish(table: sa.Table, fields: tuple[str, ...], wrote: bool, shown: bool, 
     )
 
 
-def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
+def insert_ignoring_conflict(conn: Connection, table: sa.Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING the key, in the connection's dialect."""
-    return _insert_ignore_for(conn.dialect.name, table)
+    return _insert_ignoring_conflict_in(conn.dialect.name, table)
 
 
 @functools.cache
-def _insert_ignore_for(dialect: str, table: sa.Table) -> Any:
+def _insert_ignoring_conflict_in(dialect: str, table: sa.Table) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)

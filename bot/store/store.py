@@ -22,17 +22,17 @@ from bot.records import (
     CallbackTaken,
     Lease,
     MediaRecord,
-    Rendered,
+    RenderedRecord,
     SendRecord,
     SendState,
     SendSummary,
     StatusChange,
     StatusRow,
-    _aware,
+    aware,
     utcnow,
 )
 from bot.store import postgres, sqlite
-from bot.store.postgres import _DISCONNECTS, _Compiled
+from bot.store.postgres import DISCONNECT_ERRORS, CompiledStatement
 from bot.store.schema import (
     batches,
     callbacks,
@@ -44,31 +44,31 @@ from bot.store.schema import (
     slack_events,
     statuses,
 )
-from bot.store.sqlite import _READONLY, _Together, _WriterLock
+from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
 from bot.store.statements import (
-    _ADVANCE,
-    _BATCH_CHANGED,
-    _CALLBACK_TARGET,
-    _CHANGED,
-    _HOME_OPENED,
-    _INSERT_CALLBACK,
-    _KEEP_BY_TOKEN,
-    _PG_TAKE_CALLBACK,
-    _RECENT,
-    _RECENT_COUNT,
-    _SEND_BY_ID,
-    _SHOWN,
-    _TIMELINE,
-    _acquire,
-    _finish,
-    _insert_ignore,
+    APPLY_NEW_STATUS,
+    BATCH_CHANGED,
+    CALLBACK_TARGET,
+    HOME_OPENED_AT,
+    INSERT_CALLBACK,
+    KEEP_CALLBACK_BY_TOKEN,
+    RECENT_SENDS,
+    RECENT_SENDS_TOTAL,
+    SEND_BY_ID,
+    SEND_CHANGED,
+    SHOWN_STATUS,
+    STATUS_TIMELINE,
+    TAKE_CALLBACK_ON_POSTGRES,
+    acquire_render_statement,
+    finish_render_statement,
+    insert_ignoring_conflict,
 )
 
 T = TypeVar("T")
 
 
 def _lease(owner: str | None, until: datetime | None, rendered_at: datetime | None) -> Lease:
-    return Lease(owner, _aware(until), _aware(rendered_at))
+    return Lease(owner, aware(until), aware(rendered_at))
 
 
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
@@ -77,19 +77,19 @@ _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
 class Store:
     """The app's database. Thread-safe; every method is one short transaction."""
 
-    def __init__(self, engine: Engine, alone: Engine | None = None) -> None:
-        """`engine` runs transactions; on PostgreSQL, `alone` (autocommit connections of a
-        pool of their own, so that no checkout switches modes) runs what is sent alone."""
+    def __init__(self, engine: Engine, autocommit: Engine | None = None) -> None:
+        """`engine` runs transactions; on PostgreSQL, `autocommit` (autocommit connections of
+        a pool of their own, so that no checkout switches modes) runs what is sent alone."""
         self.engine = engine
         self._server = engine.dialect.name != "sqlite"
-        self._alone = alone or (
+        self._autocommit = autocommit or (
             engine.execution_options(isolation_level="AUTOCOMMIT") if self._server else engine
         )
         self._write_lock: AbstractContextManager[object] = (
-            _WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
+            WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
         )
-        self._together = _Together(self._tx)
-        self._compiled: dict[int, _Compiled] = {}  # by the id of a prebuilt statement
+        self._group_commit = GroupCommit(self._tx)
+        self._compiled: dict[int, CompiledStatement] = {}  # by the id of a prebuilt statement
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
@@ -98,10 +98,10 @@ class Store:
         # Two pools sharing the 2 × pool_size connections one pool had (with its overflow),
         # kept open: an overflow connection is closed when returned, and opening one costs
         # more than waiting a moment for a pooled one.
-        alone = max(2, pool_size * 6 // 5)
+        autocommit_size = max(2, pool_size * 6 // 5)
         return cls(
-            create_engine(url, pool_size=max(2, 2 * pool_size - alone), overflow=0),
-            create_engine(url, pool_size=alone, overflow=0, autocommit=True),
+            create_engine(url, pool_size=max(2, 2 * pool_size - autocommit_size), overflow=0),
+            create_engine(url, pool_size=autocommit_size, overflow=0, autocommit=True),
         )
 
     def create_schema(self) -> None:
@@ -113,8 +113,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
-        self._alone.dispose()
-        if isinstance(self._write_lock, _WriterLock):
+        self._autocommit.dispose()
+        if isinstance(self._write_lock, WriterLock):
             self._write_lock.close()
 
     def ping(self) -> None:
@@ -131,11 +131,11 @@ class Store:
         round trip, no BEGIN or COMMIT); on SQLite it is committed together with the other
         writes queued for the lock."""
         if self._server:
-            with self._alone.connect() as conn:
+            with self._autocommit.connect() as conn:
                 return fn(conn)
-        return self._together.run(fn)
+        return self._group_commit.run(fn)
 
-    def _rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _prebuilt_rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run one prebuilt statement of a hot path, alone, and return its rows by column.
 
         On PostgreSQL it goes to the driver's cursor as SQL compiled once: SQLAlchemy's
@@ -148,9 +148,9 @@ class Store:
             )
         compiled = self._compiled.get(id(statement))
         if compiled is None:
-            compiled = _Compiled.of(statement, self._alone.dialect)
+            compiled = CompiledStatement.of(statement, self._autocommit.dialect)
             self._compiled[id(statement)] = compiled
-        pooled = self._alone.raw_connection()
+        pooled = self._autocommit.raw_connection()
         try:
             driver = pooled.driver_connection
             cursor = driver.execute(compiled.sql, {**compiled.fixed, **params})  # type: ignore[union-attr]
@@ -159,23 +159,23 @@ class Store:
             names = [column.name for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except Exception as exc:
-            if getattr(exc, "sqlstate", None) is None or isinstance(exc, _DISCONNECTS):
+            if getattr(exc, "sqlstate", None) is None or isinstance(exc, DISCONNECT_ERRORS):
                 pooled.invalidate(exc)  # broken, or in a state nobody should inherit
             raise
         finally:
             pooled.close()
 
-    def _row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        rows = self._rows(statement, params)
+    def _prebuilt_row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        rows = self._prebuilt_rows(statement, params)
         return rows[0] if rows else None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for reads, each statement on its own: no BEGIN and no ROLLBACK to
         send (on PostgreSQL, a read is one round trip instead of three)."""
-        with self._alone.connect() as conn:
+        with self._autocommit.connect() as conn:
             if not self._server:
-                conn.execution_options(**{_READONLY: True})
+                conn.execution_options(**{READ_ONLY: True})
             yield conn
 
     # sends
@@ -210,13 +210,13 @@ class Store:
 
     def get_send(self, send_id: str) -> SendRecord | None:
         with self._read() as conn:
-            row = conn.execute(_SEND_BY_ID, {"send_id": send_id}).mappings().first()
+            row = conn.execute(SEND_BY_ID, {"send_id": send_id}).mappings().first()
             return SendRecord.from_row(row) if row else None
 
     def callback_target(self, token: str) -> tuple[str, str] | None:
         """The id and externalId of the send a callback token belongs to."""
         with self._read() as conn:
-            row = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
+            row = conn.execute(CALLBACK_TARGET, {"token": token}).first()
             return (row[0], row[1]) if row else None
 
     def find_by_transaction_id(self, transaction_id: str) -> SendRecord | None:
@@ -226,9 +226,9 @@ class Store:
     def recent_sends(self, user_id: str, *, limit: int) -> tuple[list[SendSummary], int]:
         """A person's latest sends that went to the provider, newest first, and how many in all."""
         with self._read() as conn:
-            rows = conn.execute(_RECENT, {"user_id": user_id, "limit": limit})
+            rows = conn.execute(RECENT_SENDS, {"user_id": user_id, "limit": limit})
             records = [SendSummary.from_row(r) for r in rows]
-            total = conn.execute(_RECENT_COUNT, {"user_id": user_id}).scalar()
+            total = conn.execute(RECENT_SENDS_TOTAL, {"user_id": user_id}).scalar()
             return records, int(total or 0)
 
     def sends_in_state(self, states: Iterable[SendState]) -> list[SendRecord]:
@@ -245,7 +245,7 @@ class Store:
     ) -> SendRecord | None:
         """Move a send between states atomically; None if it was not in `from_states`."""
         allowed = [str(s) for s in from_states]
-        values = {**changes, "state": str(to), "updated_at": utcnow(), **_CHANGED}
+        values = {**changes, "state": str(to), "updated_at": utcnow(), **SEND_CHANGED}
         if to is SendState.SENDING:
             values["attempts"] = sends.c.attempts + 1
         with self._tx() as conn:
@@ -257,14 +257,14 @@ class Store:
             if result.rowcount != 1:
                 return None
             send = self._get(conn, send_id)
-            self._touch_batch(conn, send)
+            self._mark_batch_changed(conn, send)
             return send
 
-    def _touch_batch(self, conn: Connection, send: SendRecord) -> None:
+    def _mark_batch_changed(self, conn: Connection, send: SendRecord) -> None:
         """A member's change is also a change of its group's progress message."""
         if send.batch_id is not None:
             conn.execute(
-                batches.update().where(batches.c.id == send.batch_id).values(**_BATCH_CHANGED)
+                batches.update().where(batches.c.id == send.batch_id).values(**BATCH_CHANGED)
             )
 
     def set_send_fields(self, send_id: str, **changes: Any) -> None:
@@ -368,7 +368,7 @@ class Store:
         """True the first time an event id is seen, on any instance."""
         values = {"event_id": event_id, "received_at": utcnow()}
         row = self._write_one(
-            lambda conn: conn.execute(_insert_ignore(conn, slack_events), values).first()
+            lambda conn: conn.execute(insert_ignoring_conflict(conn, slack_events), values).first()
         )
         return row is not None
 
@@ -387,8 +387,8 @@ class Store:
 
     def home_opened_since(self, user_id: str, since: datetime) -> bool:
         with self._read() as conn:
-            opened = conn.execute(_HOME_OPENED, {"user_id": user_id}).scalar()
-        return opened is not None and (_aware(opened) or since) >= since
+            opened = conn.execute(HOME_OPENED_AT, {"user_id": user_id}).scalar()
+        return opened is not None and (aware(opened) or since) >= since
 
     # statuses
 
@@ -406,7 +406,7 @@ class Store:
                 .where(callbacks.c.send_id == send_id)
                 .order_by(callbacks.c.id)
             )
-            return [(_aware(r[0]) or utcnow(), r[1], r[2]) for r in rows]
+            return [(aware(r[0]) or utcnow(), r[1], r[2]) for r in rows]
 
     def add_status(
         self,
@@ -445,15 +445,15 @@ class Store:
         at = utcnow()
         owner, until = claim if claim is not None else (None, None)
         if self._server:
-            return self._take_callback_at_once(
+            return self._take_callback_in_one_statement(
                 token, raw, at, external_id, status, rank, provider_date, detail, owner, until
             )
 
         def take(conn: Connection) -> CallbackTaken | None:
             params = {"token": token, "external_id": external_id, "at": at, "status": status}
-            kept = conn.execute(_KEEP_BY_TOKEN, {**params, "body": raw}).first()
+            kept = conn.execute(KEEP_CALLBACK_BY_TOKEN, {**params, "body": raw}).first()
             if kept is None:  # kept nothing: no such send, or another send's externalId
-                target = conn.execute(_CALLBACK_TARGET, {"token": token}).first()
+                target = conn.execute(CALLBACK_TARGET, {"token": token}).first()
                 return None if target is None else CallbackTaken(target[0], mismatch=True)
             send_id = kept[0]
             if status is None:
@@ -463,9 +463,9 @@ class Store:
             )
             return CallbackTaken(send_id, change=change)
 
-        return self._together.run(take)
+        return self._group_commit.run(take)
 
-    def _take_callback_at_once(
+    def _take_callback_in_one_statement(
         self,
         token: str,
         raw: str,
@@ -492,7 +492,7 @@ class Store:
             "provider_date": provider_date,
             "detail": detail,
         }
-        found = self._row(_PG_TAKE_CALLBACK, params)
+        found = self._prebuilt_row(TAKE_CALLBACK_ON_POSTGRES, params)
         if found is None:
             return None
         send_id, accepted, new = found["send_id"], found["accepted"], found["new"]
@@ -518,7 +518,7 @@ class Store:
         conn: Connection, send_id: str | None, raw: str, status: str | None, at: datetime
     ) -> int:
         result = conn.execute(
-            _INSERT_CALLBACK, {"send_id": send_id, "body": raw, "status": status, "received_at": at}
+            INSERT_CALLBACK, {"send_id": send_id, "body": raw, "status": status, "received_at": at}
         )
         key = result.inserted_primary_key
         return int(key[0]) if key else 0
@@ -540,13 +540,15 @@ class Store:
         already recorded, then record the status."""
         at = at or utcnow()
         params = {"p_send": send_id, "p_status": status, "p_rank": rank, "p_at": at}
-        changed = conn.execute(_ADVANCE, {**params, "p_owner": owner, "p_until": until}).first()
+        changed = conn.execute(
+            APPLY_NEW_STATUS, {**params, "p_owner": owner, "p_until": until}
+        ).first()
         if changed is None:  # a duplicate (or no such send): nothing changes
-            shown = conn.execute(_SHOWN, {"send_id": send_id}).scalar()
+            shown = conn.execute(SHOWN_STATUS, {"send_id": send_id}).scalar()
             return StatusChange(new=False, advanced=False, shown=shown)
         shown, batch_id, *lease = changed
         advanced = shown == status
-        insert = _insert_ignore(conn, statuses)
+        insert = insert_ignoring_conflict(conn, statuses)
         # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
         # On PostgreSQL a concurrent duplicate can pass the UPDATE's check; it stops here.
         new = (
@@ -564,7 +566,7 @@ class Store:
             is not None
         )
         if new and batch_id is not None:
-            conn.execute(batches.update().where(batches.c.id == batch_id).values(**_BATCH_CHANGED))
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(**BATCH_CHANGED))
         return StatusChange(new, new and advanced, shown, _lease(*lease))
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
@@ -595,12 +597,14 @@ class Store:
         now = utcnow()
         params = {"p_id": row_id, "p_now": now, "p_owner": owner}
         params["p_until"] = now + timedelta(seconds=seconds)
-        row = self._row(_acquire(_TABLES[record], only_dirty, held), params)
+        row = self._prebuilt_row(
+            acquire_render_statement(_TABLES[record], only_dirty, held), params
+        )
         return record.from_row(row) if row else None
 
     def finish_render(
         self,
-        record: type[Rendered],
+        record: type[RenderedRecord],
         row_id: str,
         owner: str,
         version: int | None,
@@ -625,14 +629,14 @@ class Store:
             values["p_version"] = version
         if hold is not None:
             values["p_hold"] = hold
-        statement = _finish(
+        statement = finish_render_statement(
             _TABLES[record],
             tuple(sorted(shown)),
             wrote_at is not None,
             version is not None,
             hold is not None,
         )
-        row = self._row(statement, values)
+        row = self._prebuilt_row(statement, values)
         return bool(row["dirty"]) if row is not None else False  # None: the lease was lost
 
     def dirty_rows(self, *, limit: int = 100, table: sa.Table = sends) -> list[str]:
@@ -679,14 +683,14 @@ class Store:
             moved = conn.execute(
                 batches.update()
                 .where(batches.c.id == batch_id, batches.c.state == str(from_state))
-                .values(state=str(to), updated_at=utcnow(), **changes, **_BATCH_CHANGED)
+                .values(state=str(to), updated_at=utcnow(), **changes, **BATCH_CHANGED)
             )
             if moved.rowcount != 1:
                 return None
             conn.execute(
                 sends.update()
                 .where(sends.c.batch_id == batch_id, sends.c.state == str(from_state))
-                .values(state=str(to), updated_at=utcnow(), **_CHANGED)
+                .values(state=str(to), updated_at=utcnow(), **SEND_CHANGED)
             )
             row = conn.execute(batches.select().where(batches.c.id == batch_id)).mappings().one()
             return BatchRecord.from_row(row)
@@ -699,14 +703,16 @@ class Store:
 
     def timeline(self, send_id: str) -> list[StatusRow]:
         if self._server:
-            rows = self._rows(_TIMELINE, {"send_id": send_id})
+            rows = self._prebuilt_rows(STATUS_TIMELINE, {"send_id": send_id})
         else:
             with self._read() as conn:
-                rows = [dict(r) for r in conn.execute(_TIMELINE, {"send_id": send_id}).mappings()]
+                rows = [
+                    dict(r) for r in conn.execute(STATUS_TIMELINE, {"send_id": send_id}).mappings()
+                ]
         return [
             StatusRow(
                 status=r["status"],
-                received_at=_aware(r["received_at"]) or utcnow(),
+                received_at=aware(r["received_at"]) or utcnow(),
                 provider_date=r["provider_date"],
                 detail=r["detail"],
                 advanced=r["advanced"],
@@ -729,7 +735,7 @@ class Store:
 
 
 R = TypeVar("R", SendRecord, BatchRecord)
-_TABLES: dict[type[Rendered], sa.Table] = {SendRecord: sends, BatchRecord: batches}
+_TABLES: dict[type[RenderedRecord], sa.Table] = {SendRecord: sends, BatchRecord: batches}
 
 
 def create_engine(
