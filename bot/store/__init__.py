@@ -17,6 +17,7 @@ from bot.records import (
     StatusRow,
     utcnow,
 )
+from bot.store.database import create_engine
 from bot.store.schema import (
     batches,
     callbacks,
@@ -28,7 +29,7 @@ from bot.store.schema import (
     slack_events,
     statuses,
 )
-from bot.store.store import Store, create_engine
+from bot.store.store import Store
 
 __all__ = [
     "BatchRecord",

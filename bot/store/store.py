@@ -7,20 +7,18 @@ instances on one PostgreSQL) a draft is confirmed once and a send is attempted o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from bot.records import (
     BatchRecord,
     CallbackTaken,
-    Lease,
     MediaRecord,
     RenderedRecord,
     SendRecord,
@@ -31,152 +29,42 @@ from bot.records import (
     aware,
     utcnow,
 )
-from bot.store import postgres, sqlite
-from bot.store.postgres import DISCONNECT_ERRORS, CompiledStatement
+from bot.store.database import Database
 from bot.store.schema import (
     batches,
     callbacks,
     flags,
     home_views,
     media,
-    metadata,
     sends,
     slack_events,
     statuses,
 )
-from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
 from bot.store.statements import (
-    APPLY_NEW_STATUS,
     BATCH_CHANGED,
     CALLBACK_TARGET,
     HOME_OPENED_AT,
-    INSERT_CALLBACK,
-    KEEP_CALLBACK_BY_TOKEN,
     RECENT_SENDS,
     RECENT_SENDS_TOTAL,
     SEND_BY_ID,
     SEND_CHANGED,
-    SHOWN_STATUS,
     STATUS_TIMELINE,
-    TAKE_CALLBACK_ON_POSTGRES,
     acquire_render_statement,
     finish_render_statement,
     insert_ignoring_conflict,
 )
-
-T = TypeVar("T")
-
-
-def _lease(owner: str | None, until: datetime | None, rendered_at: datetime | None) -> Lease:
-    return Lease(owner, aware(until), aware(rendered_at))
-
+from bot.store.status_updates import (
+    add_status,
+    keep_callback,
+    take_callback_on_postgres,
+    take_callback_on_sqlite,
+)
 
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
 
 
-class Store:
+class Store(Database):
     """The app's database. Thread-safe; every method is one short transaction."""
-
-    def __init__(self, engine: Engine, autocommit: Engine | None = None) -> None:
-        """`engine` runs transactions; on PostgreSQL, `autocommit` (autocommit connections of
-        a pool of their own, so that no checkout switches modes) runs what is sent alone."""
-        self.engine = engine
-        self._server = engine.dialect.name != "sqlite"
-        self._autocommit = autocommit or (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if self._server else engine
-        )
-        self._write_lock: AbstractContextManager[object] = (
-            WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
-        )
-        self._group_commit = GroupCommit(self._tx)
-        self._compiled: dict[int, CompiledStatement] = {}  # by the id of a prebuilt statement
-
-    @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
-        if sa.engine.make_url(url).get_backend_name() == "sqlite":
-            return cls(create_engine(url, pool_size=pool_size))
-        # Two pools sharing the 2 × pool_size connections one pool had (with its overflow),
-        # kept open: an overflow connection is closed when returned, and opening one costs
-        # more than waiting a moment for a pooled one.
-        autocommit_size = max(2, pool_size * 6 // 5)
-        return cls(
-            create_engine(url, pool_size=max(2, 2 * pool_size - autocommit_size), overflow=0),
-            create_engine(url, pool_size=autocommit_size, overflow=0, autocommit=True),
-        )
-
-    def create_schema(self) -> None:
-        """Create missing tables; safe when several instances start at once."""
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7461263)"))
-            metadata.create_all(conn, checkfirst=True)
-
-    def close(self) -> None:
-        self.engine.dispose()
-        self._autocommit.dispose()
-        if isinstance(self._write_lock, WriterLock):
-            self._write_lock.close()
-
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
-
-    def _write_one(self, fn: Callable[[Connection], T]) -> T:
-        """A write of one statement, atomic on its own: on PostgreSQL it is sent alone (one
-        round trip, no BEGIN or COMMIT); on SQLite it is committed together with the other
-        writes queued for the lock."""
-        if self._server:
-            with self._autocommit.connect() as conn:
-                return fn(conn)
-        return self._group_commit.run(fn)
-
-    def _prebuilt_rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Run one prebuilt statement of a hot path, alone, and return its rows by column.
-
-        On PostgreSQL it goes to the driver's cursor as SQL compiled once: SQLAlchemy's
-        execution path (cache lookup, parameter and result processing) costs more than the
-        round trip. Only for statements whose parameters and results psycopg converts as
-        SQLAlchemy would (strings, numbers, booleans, aware datetimes)."""
-        if not self._server:
-            return self._write_one(
-                lambda conn: [dict(r) for r in conn.execute(statement, params).mappings()]
-            )
-        compiled = self._compiled.get(id(statement))
-        if compiled is None:
-            compiled = CompiledStatement.of(statement, self._autocommit.dialect)
-            self._compiled[id(statement)] = compiled
-        pooled = self._autocommit.raw_connection()
-        try:
-            driver = pooled.driver_connection
-            cursor = driver.execute(compiled.sql, {**compiled.fixed, **params})  # type: ignore[union-attr]
-            if cursor.description is None:
-                return []
-            names = [column.name for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) is None or isinstance(exc, DISCONNECT_ERRORS):
-                pooled.invalidate(exc)  # broken, or in a state nobody should inherit
-            raise
-        finally:
-            pooled.close()
-
-    def _prebuilt_row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        rows = self._prebuilt_rows(statement, params)
-        return rows[0] if rows else None
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A connection for reads, each statement on its own: no BEGIN and no ROLLBACK to
-        send (on PostgreSQL, a read is one round trip instead of three)."""
-        with self._autocommit.connect() as conn:
-            if not self._server:
-                conn.execution_options(**{READ_ONLY: True})
-            yield conn
 
     # sends
 
@@ -397,7 +285,7 @@ class Store:
     ) -> int:
         """Keep a provider callback verbatim, whatever it says."""
         with self._tx() as conn:
-            return self._keep_callback(conn, send_id, body, status, at or utcnow())
+            return keep_callback(conn, send_id, body, status, at or utcnow())
 
     def callbacks_for(self, send_id: str) -> list[tuple[datetime, str | None, str]]:
         with self._read() as conn:
@@ -421,7 +309,7 @@ class Store:
         """Record a status once; make it the shown one only if it ranks above the current
         (a callback's status is recorded by `take_callback`, with its body)."""
         with self._tx() as conn:
-            return self._add_status(conn, send_id, status, rank, at, provider_date, detail)
+            return add_status(conn, send_id, status, rank, at, provider_date, detail)
 
     def take_callback(
         self,
@@ -444,130 +332,10 @@ class Store:
         callback, brings the thread up to date (`StatusChange.lease` says who holds it)."""
         at = utcnow()
         owner, until = claim if claim is not None else (None, None)
+        args = (token, raw, at, external_id, status, rank, provider_date, detail, owner, until)
         if self._server:
-            return self._take_callback_in_one_statement(
-                token, raw, at, external_id, status, rank, provider_date, detail, owner, until
-            )
-
-        def take(conn: Connection) -> CallbackTaken | None:
-            params = {"token": token, "external_id": external_id, "at": at, "status": status}
-            kept = conn.execute(KEEP_CALLBACK_BY_TOKEN, {**params, "body": raw}).first()
-            if kept is None:  # kept nothing: no such send, or another send's externalId
-                target = conn.execute(CALLBACK_TARGET, {"token": token}).first()
-                return None if target is None else CallbackTaken(target[0], mismatch=True)
-            send_id = kept[0]
-            if status is None:
-                return CallbackTaken(send_id)
-            change = self._add_status(
-                conn, send_id, status, rank, at, provider_date, detail, owner, until
-            )
-            return CallbackTaken(send_id, change=change)
-
-        return self._group_commit.run(take)
-
-    def _take_callback_in_one_statement(
-        self,
-        token: str,
-        raw: str,
-        at: datetime,
-        external_id: str | None,
-        status: str | None,
-        rank: int,
-        provider_date: str | None,
-        detail: str | None,
-        owner: str | None,
-        until: datetime | None,
-    ) -> CallbackTaken | None:
-        """take_callback on PostgreSQL: one statement, so one round trip, atomic on its own.
-        It does what the SQLite path's statements do, in the same order (see _add_status)."""
-        params = {
-            "owner": owner,
-            "until": until,
-            "token": token,
-            "body": raw,
-            "at": at,
-            "external_id": external_id,
-            "status": status,
-            "rank": rank,
-            "provider_date": provider_date,
-            "detail": detail,
-        }
-        found = self._prebuilt_row(TAKE_CALLBACK_ON_POSTGRES, params)
-        if found is None:
-            return None
-        send_id, accepted, new = found["send_id"], found["accepted"], found["new"]
-        changed_status, old_status = found["changed_status"], found["old_status"]
-        lease = found["owner"], found["until"], found["rendered_at"]
-        if not accepted:
-            return CallbackTaken(send_id, mismatch=True)
-        if status is None:
-            return CallbackTaken(send_id)
-        if changed_status is None:  # a duplicate: nothing changed
-            return CallbackTaken(send_id, change=StatusChange(False, False, old_status))
-        if not new:
-            # A concurrent duplicate passes the UPDATE (and may take the lease) but is not
-            # recorded: nothing shown changed, but the send is marked changed all the same.
-            change = StatusChange(False, False, changed_status, _lease(*lease))
-            return CallbackTaken(send_id, change=change)
-        advanced = changed_status == status
-        change = StatusChange(True, advanced, changed_status, _lease(*lease))
-        return CallbackTaken(send_id, change=change)
-
-    @staticmethod
-    def _keep_callback(
-        conn: Connection, send_id: str | None, raw: str, status: str | None, at: datetime
-    ) -> int:
-        result = conn.execute(
-            INSERT_CALLBACK, {"send_id": send_id, "body": raw, "status": status, "received_at": at}
-        )
-        key = result.inserted_primary_key
-        return int(key[0]) if key else 0
-
-    @staticmethod
-    def _add_status(
-        conn: Connection,
-        send_id: str,
-        status: str,
-        rank: int,
-        at: datetime | None,
-        provider_date: str | None,
-        detail: str | None,
-        owner: str | None = None,
-        until: datetime | None = None,
-    ) -> StatusChange:
-        """Three statements: mark the send changed (and advanced, if the status ranks above
-        its shown one, and its lease taken for `owner`, if free) unless the status is
-        already recorded, then record the status."""
-        at = at or utcnow()
-        params = {"p_send": send_id, "p_status": status, "p_rank": rank, "p_at": at}
-        changed = conn.execute(
-            APPLY_NEW_STATUS, {**params, "p_owner": owner, "p_until": until}
-        ).first()
-        if changed is None:  # a duplicate (or no such send): nothing changes
-            shown = conn.execute(SHOWN_STATUS, {"send_id": send_id}).scalar()
-            return StatusChange(new=False, advanced=False, shown=shown)
-        shown, batch_id, *lease = changed
-        advanced = shown == status
-        insert = insert_ignoring_conflict(conn, statuses)
-        # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
-        # On PostgreSQL a concurrent duplicate can pass the UPDATE's check; it stops here.
-        new = (
-            conn.execute(
-                insert,
-                {
-                    "send_id": send_id,
-                    "status": status,
-                    "received_at": at,
-                    "provider_date": provider_date,
-                    "detail": detail,
-                    "advanced": advanced,
-                },
-            ).first()
-            is not None
-        )
-        if new and batch_id is not None:
-            conn.execute(batches.update().where(batches.c.id == batch_id).values(**BATCH_CHANGED))
-        return StatusChange(new, new and advanced, shown, _lease(*lease))
+            return take_callback_on_postgres(self._prebuilt_row, *args)
+        return self._group_commit.run(lambda conn: take_callback_on_sqlite(conn, *args))
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
         statement = (
@@ -736,16 +504,3 @@ class Store:
 
 R = TypeVar("R", SendRecord, BatchRecord)
 _TABLES: dict[type[RenderedRecord], sa.Table] = {SendRecord: sends, BatchRecord: batches}
-
-
-def create_engine(
-    url: str, *, pool_size: int = 10, overflow: int | None = None, autocommit: bool = False
-) -> Engine:
-    """An engine tuned for the backend: WAL and a busy timeout for SQLite; for a database
-    server, connections checked when they come back from idle, or autocommit ones."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return postgres.create_engine(
-            url, pool_size=pool_size, overflow=overflow, autocommit=autocommit
-        )
-    return sqlite.create_engine(url, pool_size=pool_size)
