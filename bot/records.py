@@ -113,8 +113,8 @@ class SendSummary:
     provider_status: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> SendSummary:
-        values = dict(row._mapping)
+    def from_row(cls, row: Mapping[Any, Any]) -> SendSummary:
+        values = dict(row)
         values["created_at"] = aware(values["created_at"])
         values["state"] = SendState(values["state"])
         return cls(**values)

@@ -114,7 +114,7 @@ class Store(Database):
     def recent_sends(self, user_id: str, *, limit: int) -> tuple[list[SendSummary], int]:
         """A person's latest sends that went to the provider, newest first, and how many in all."""
         with self._read() as conn:
-            rows = conn.execute(RECENT_SENDS, {"user_id": user_id, "limit": limit})
+            rows = conn.execute(RECENT_SENDS, {"user_id": user_id, "limit": limit}).mappings()
             records = [SendSummary.from_row(r) for r in rows]
             total = conn.execute(RECENT_SENDS_TOTAL, {"user_id": user_id}).scalar()
             return records, int(total or 0)
