@@ -1,7 +1,9 @@
 """Persistence behind one interface, `Store`: SQLAlchemy Core serves SQLite and PostgreSQL.
 
-`schema` holds the tables, `statements` those built once, `sqlite` and `postgres` what is
-particular to each; `store` decides which one's path an operation takes.
+`schema` holds the tables and `statements` those built once; `sqlite` and `postgres` what is
+particular to each engine; `database` decides which engine's path a transaction, a write or a
+read takes; `status_updates` records callbacks and statuses, each engine's path side by side;
+`store` holds the operations. The records themselves are in `bot.records`.
 """
 
 from bot.records import (

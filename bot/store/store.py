@@ -1,4 +1,4 @@
-"""Persistence: one SQLAlchemy Core schema for SQLite and PostgreSQL.
+"""The store's operations, the same on SQLite and PostgreSQL.
 
 State changes are single conditional UPDATEs, so under concurrency (threads, or several app
 instances on one PostgreSQL) a draft is confirmed once and a send is attempted once.
