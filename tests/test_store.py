@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot import store as store_module
-from bot.store import SendState, Store
+from bot.store import SendState, Store, postgres, sqlite
 
 
 def new_send(store: Store, **values: Any) -> str:
@@ -199,7 +199,7 @@ def test_an_idle_postgresql_connection_that_died_is_replaced_unseen(
         ).scalar()
     killer.dispose()
     assert ended and ended >= 2
-    monkeypatch.setattr(store_module, "IDLE_PING_SECONDS", 0.0)
+    monkeypatch.setattr(postgres, "IDLE_PING_SECONDS", 0.0)
     moved = store.transition(send_id, from_states=[SendState.DRAFT], to=SendState.CONFIRMED)
     assert moved is not None
     send = store.get_send(send_id)
@@ -342,7 +342,7 @@ class FakeDatabase:
 
 def test_writes_that_queue_are_committed_together_each_with_its_own_result() -> None:
     database = FakeDatabase()
-    together = store_module._Together(database.transaction)  # type: ignore[arg-type]
+    together = sqlite.GroupCommit(database.transaction)  # type: ignore[arg-type]
 
     def write(name: str) -> Callable[[Any], str]:
         def fn(conn: Any) -> str:
@@ -371,7 +371,7 @@ def test_writes_that_queue_are_committed_together_each_with_its_own_result() -> 
 
 def test_a_failing_write_costs_the_others_of_its_batch_nothing() -> None:
     database = FakeDatabase()
-    together = store_module._Together(database.transaction)  # type: ignore[arg-type]
+    together = sqlite.GroupCommit(database.transaction)  # type: ignore[arg-type]
     barrier = threading.Barrier(8)
     outcomes: dict[int, object] = {}
 

@@ -1,0 +1,59 @@
+"""Persistence behind one interface, `Store`: SQLAlchemy Core serves SQLite and PostgreSQL.
+
+`schema` holds the tables and `statements` those built once; `sqlite` and `postgres` what is
+particular to each engine; `database` decides which engine's path a transaction, a write or a
+read takes; `status_updates` records callbacks and statuses, each engine's path side by side;
+`store` holds the operations. The records themselves are in `bot.records`.
+"""
+
+from bot.records import (
+    BatchRecord,
+    CallbackTaken,
+    Lease,
+    MediaRecord,
+    RenderedRecord,
+    SendRecord,
+    SendState,
+    SendSummary,
+    StatusChange,
+    StatusRow,
+    utcnow,
+)
+from bot.store.database import create_engine
+from bot.store.schema import (
+    batches,
+    callbacks,
+    flags,
+    home_views,
+    media,
+    metadata,
+    sends,
+    slack_events,
+    statuses,
+)
+from bot.store.store import Store
+
+__all__ = [
+    "BatchRecord",
+    "CallbackTaken",
+    "Lease",
+    "MediaRecord",
+    "RenderedRecord",
+    "SendRecord",
+    "SendState",
+    "SendSummary",
+    "StatusChange",
+    "StatusRow",
+    "Store",
+    "batches",
+    "callbacks",
+    "create_engine",
+    "flags",
+    "home_views",
+    "media",
+    "metadata",
+    "sends",
+    "slack_events",
+    "statuses",
+    "utcnow",
+]

@@ -1,0 +1,114 @@
+"""The engines behind the store, and the one place that decides which engine's path a
+transaction, a write of one statement or a read takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Self, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.store import postgres, sqlite
+from bot.store.schema import metadata
+from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
+
+T = TypeVar("T")
+
+
+class Database:
+    """Transactions, writes of one statement and reads, each by its engine's path."""
+
+    def __init__(self, engine: Engine, autocommit: Engine | None = None) -> None:
+        """`engine` runs transactions; on PostgreSQL, `autocommit` (autocommit connections of
+        a pool of their own, so that no checkout switches modes) runs what is sent alone."""
+        self.engine = engine
+        self._server = engine.dialect.name != "sqlite"
+        self._autocommit = autocommit or (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._server else engine
+        )
+        self._write_lock: AbstractContextManager[object] = (
+            WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
+        )
+        self._group_commit = GroupCommit(self._tx)
+        self._cursor_runner = postgres.CursorRunner(self._autocommit)
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10) -> Self:
+        if sa.engine.make_url(url).get_backend_name() == "sqlite":
+            return cls(create_engine(url, pool_size=pool_size))
+        # Two pools sharing the 2 × pool_size connections one pool had (with its overflow),
+        # kept open: an overflow connection is closed when returned, and opening one costs
+        # more than waiting a moment for a pooled one.
+        autocommit_size = max(2, pool_size * 6 // 5)
+        return cls(
+            create_engine(url, pool_size=max(2, 2 * pool_size - autocommit_size), overflow=0),
+            create_engine(url, pool_size=autocommit_size, overflow=0, autocommit=True),
+        )
+
+    def create_schema(self) -> None:
+        """Create missing tables; safe when several instances start at once."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7461263)"))
+            metadata.create_all(conn, checkfirst=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._autocommit.dispose()
+        if isinstance(self._write_lock, WriterLock):
+            self._write_lock.close()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def _write_one(self, fn: Callable[[Connection], T]) -> T:
+        """A write of one statement, atomic on its own: on PostgreSQL it is sent alone (one
+        round trip, no BEGIN or COMMIT); on SQLite it is committed together with the other
+        writes queued for the lock."""
+        if self._server:
+            with self._autocommit.connect() as conn:
+                return fn(conn)
+        return self._group_commit.run(fn)
+
+    def _prebuilt_rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run one prebuilt statement of a hot path, alone, and return its rows by column
+        (on PostgreSQL, on the driver's cursor: see `postgres.CursorRunner`)."""
+        if not self._server:
+            return self._write_one(
+                lambda conn: [dict(r) for r in conn.execute(statement, params).mappings()]
+            )
+        return self._cursor_runner.rows(statement, params)
+
+    def _prebuilt_row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        rows = self._prebuilt_rows(statement, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reads, each statement on its own: no BEGIN and no ROLLBACK to
+        send (on PostgreSQL, a read is one round trip instead of three)."""
+        with self._autocommit.connect() as conn:
+            if not self._server:
+                conn.execution_options(**{READ_ONLY: True})
+            yield conn
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, overflow: int | None = None, autocommit: bool = False
+) -> Engine:
+    """An engine tuned for the backend: WAL and a busy timeout for SQLite; for a database
+    server, connections checked when they come back from idle, or autocommit ones."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return postgres.create_engine(
+            url, pool_size=pool_size, overflow=overflow, autocommit=autocommit
+        )
+    return sqlite.create_engine(url, pool_size=pool_size)

@@ -1,0 +1,143 @@
+"""The tables, one SQLAlchemy Core schema for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+TIMESTAMP = sa.DateTime(timezone=True)
+
+
+def _render_columns() -> list[sa.Column[Any]]:
+    """What Slack shows of a row, and who is updating it. `version` counts changes worth
+    showing; `dirty` (indexed) says Slack lags behind, so a sweeper finds the row after a crash."""
+    return [
+        sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("rendered_version", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
+        sa.Column("render_owner", sa.String(64)),
+        sa.Column("render_until", TIMESTAMP),
+        sa.Column("rendered_at", TIMESTAMP),
+    ]
+
+
+sends = sa.Table(
+    "sends",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("user_id", sa.String(32), index=True),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("status_ts", sa.String(32)),
+    sa.Column("sender_alias", sa.String(64), nullable=False),
+    sa.Column("sender_number", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("caption", sa.Text),
+    sa.Column("file_name", sa.Text),
+    sa.Column("external_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("callback_token", sa.String(128), nullable=False, unique=True),
+    sa.Column("transaction_id", sa.String(128), index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("provider_status", sa.String(64)),
+    sa.Column("provider_rank", sa.Integer),
+    sa.Column("provider_status_at", TIMESTAMP),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # A Slack file's bytes served at /media/<token>; `origin` makes one offer per shared file.
+    sa.Column("media_id", sa.String(32), sa.ForeignKey("media.id", ondelete="SET NULL")),
+    sa.Column("origin", sa.String(200), unique=True),
+    sa.Column("txid_ts", sa.String(32)),
+    sa.Column("outcome_ts", sa.String(32)),
+    sa.Column("message_status", sa.String(64)),
+    sa.Column("status_shown", sa.String(64)),
+    sa.Column("batch_id", sa.String(32), sa.ForeignKey("batches.id"), index=True),
+    *_render_columns(),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("expires_at", TIMESTAMP, nullable=False, index=True),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.Text),
+    sa.Column("slack_file_id", sa.String(32)),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Column("group_name", sa.String(100), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("user_id", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("shown", sa.Text),
+    *_render_columns(),
+)
+
+slack_events = sa.Table(
+    "slack_events",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("received_at", TIMESTAMP, nullable=False, index=True),
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+)
+
+# Who opened their Home tab, and when: only their tabs are kept fresh as sends change.
+home_views = sa.Table(
+    "home_views",
+    metadata,
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("opened_at", TIMESTAMP, nullable=False),
+)
+
+statuses = sa.Table(
+    "statuses",
+    metadata,
+    sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), primary_key=True),
+    sa.Column("status", sa.String(64), primary_key=True),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
+    sa.Column("provider_date", sa.String(64)),
+    sa.Column("detail", sa.Text),
+    # True when this status moved the shown status forward as it arrived.
+    sa.Column("advanced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reply_ts", sa.String(32)),
+)
+
+callbacks = sa.Table(
+    "callbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("send_id", sa.String(32), sa.ForeignKey("sends.id"), index=True),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
+    sa.Column("status", sa.String(64)),
+    sa.Column("body", sa.Text, nullable=False),
+)

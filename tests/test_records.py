@@ -1,0 +1,18 @@
+"""The records import nothing of the database, nor of the rest of the bot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_records_import_neither_sqlalchemy_nor_a_driver_nor_the_rest_of_the_bot() -> None:
+    script = (
+        "import sys, bot.records\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('bot', 'sqlalchemy', 'psycopg')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "['bot', 'bot.records']"
