@@ -10,7 +10,8 @@ from typing import Any, Self, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store import postgres, sqlite
+import bot.store.postgres as postgres
+import bot.store.sqlite as sqlite
 from bot.store.schema import metadata
 from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
 
