@@ -12,6 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Config
+from bot.delivery import Deliveries
 from bot.fileshare import FileShares
 from bot.groups import GroupSends
 from bot.home import HomeTabs
@@ -72,6 +73,7 @@ def build_services(
     )
     home = HomeTabs(config=config, store=store, client=client, sending=sending)
     renderer.on_change = lambda send: home.refresh(send.user_id)
+    groups = GroupSends(sending=sending, renderer=renderer)
     return Services(
         config=config,
         store=store,
@@ -82,7 +84,8 @@ def build_services(
         intake=intake,
         media=media,
         files=files,
-        groups=GroupSends(sending=sending, renderer=renderer),
+        groups=groups,
+        deliveries=Deliveries(sending=sending, groups=groups, renderer=renderer),
         home=home,
         names=names,
     )

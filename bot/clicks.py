@@ -10,15 +10,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.errors import SlackClientError
-
 from bot import access, blocks
-from bot.render import ThreadRenderer
-from bot.sending import SendRefused, SendService
+from bot.sending import SendRefused
+from bot.store import BatchRecord, SendRecord, SendState
 
 if TYPE_CHECKING:
     from bot.services import Services
-from bot.store import BatchRecord, SendRecord, SendState
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +41,15 @@ def _close(respond: Respond, text: str) -> None:
 
 
 def _clickable_draft(
-    service: SendService, body: Mapping[str, Any], respond: Respond
+    services: Services, body: Mapping[str, Any], respond: Respond
 ) -> SendRecord | None:
     """The clicked send, if the clicker may act on it; otherwise say why and return None.
 
     A confirmation is its asker's alone; an offer on a shared file is anyone's who may send in
     that channel.
     """
-    send = service.store.get_send(_action_value(body))
+    service = services.sending
+    send = service.get(_action_value(body))
     if send is None:
         _close(respond, "This confirmation has expired; nothing was sent.")
         return None
@@ -82,55 +80,25 @@ def _already(send: SendRecord) -> str:
     return "This was already confirmed; it is sent only once. Its record is in the channel."
 
 
-def on_send(
-    service: SendService, renderer: ThreadRenderer, body: Mapping[str, Any], respond: Respond
-) -> None:
-    send = _clickable_draft(service, body, respond)
+def on_send(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
+    send = _clickable_draft(services, body, respond)
     if send is None:
         return
     if send.source != "slash":
-        send_draft(service, renderer, send.id, _user(body))
+        services.deliveries.send_draft(send.id, _user(body))
         return
-    if service.confirm(send.id) is None:
-        current = service.store.get_send(send.id) or send
+    if services.sending.confirm(send.id) is None:
+        current = services.sending.get(send.id) or send
         _close(respond, _already(current))
         return
-    deliver(
-        service,
-        renderer,
+    services.deliveries.deliver(
         send.id,
         before_call=lambda _: _close(
             respond, f":outbox_tray: Sending to {blocks.esc(send.recipient)}…"
         ),
     )
-    final = service.store.get_send(send.id) or send
+    final = services.sending.get(send.id) or send
     _close(respond, _done_text(final))
-
-
-def send_draft(service: SendService, renderer: ThreadRenderer, send_id: str, user: str) -> None:
-    """Confirm a shared file's draft once; its offer message becomes the send's record."""
-    if service.confirm(send_id, by=user) is None:
-        return
-    deliver(service, renderer, send_id, before_call=lambda send: renderer.render(send.id))
-
-
-def deliver(
-    service: SendService,
-    renderer: ThreadRenderer,
-    send_id: str,
-    *,
-    before_call: Callable[[SendRecord], object] | None = None,
-) -> None:
-    """Call the provider once, then show the outcome in the thread."""
-    service.deliver(
-        send_id,
-        on_wait=lambda send, seconds: renderer.show_wait(send.id, seconds),
-        before_call=before_call,
-    )
-    try:
-        renderer.render(send_id)
-    except SlackClientError:
-        logger.exception("Failed to post send %s in Slack; the sweeper will retry", send_id)
 
 
 def _done_text(send: SendRecord) -> str:
@@ -144,12 +112,12 @@ def _done_text(send: SendRecord) -> str:
     return f":x: Not sent: {blocks.esc(send.error or 'no reason given')}. See the record's thread."
 
 
-def on_cancel(service: SendService, body: Mapping[str, Any], respond: Respond) -> None:
-    send = _clickable_draft(service, body, respond)
+def on_cancel(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
+    send = _clickable_draft(services, body, respond)
     if send is None:
         return
-    if service.cancel(send.id) is None:
-        current = service.store.get_send(send.id) or send
+    if services.sending.cancel(send.id) is None:
+        current = services.sending.get(send.id) or send
         _close(respond, _already(current))
         return
     if send.source == "slash":
@@ -159,14 +127,10 @@ def on_cancel(service: SendService, body: Mapping[str, Any], respond: Respond) -
         respond(replace_original=True, **blocks.offer_cancelled(name, _user(body)).as_kwargs())
 
 
-def on_retry(
-    service: SendService,
-    renderer: ThreadRenderer,
-    body: Mapping[str, Any],
-    respond: Respond,
-) -> None:
+def on_retry(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
     """Send an uncertain message once more, because a person decided to."""
-    send = service.store.get_send(_action_value(body))
+    service = services.sending
+    send = service.get(_action_value(body))
     user = _user(body)
     if send is None:
         _refuse(respond, "This send no longer exists.")
@@ -182,7 +146,7 @@ def on_retry(
         _refuse(respond, "This send was already retried or has a result; it is not sent again.")
         return
     _close(respond, f":repeat: {blocks.mention(user)} chose to send it again.")
-    deliver(service, renderer, send.id)
+    services.deliveries.deliver(send.id)
 
 
 def on_send_group(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
@@ -190,12 +154,12 @@ def on_send_group(services: Services, body: Mapping[str, Any], respond: Respond)
     if batch is None:
         return
     if services.groups.confirm(batch.id) is None:
-        current = services.store.get_batch(batch.id) or batch
+        current = services.groups.get(batch.id) or batch
         _close(respond, _already_batch(current))
         return
     _close(respond, f":outbox_tray: Sending to {batch.total} recipients; progress in the channel…")
     services.groups.deliver_all(batch.id)
-    final = services.store.get_batch(batch.id)
+    final = services.groups.get(batch.id)
     _close(respond, f":white_check_mark: {final.shown if final and final.shown else 'Done.'}")
 
 
@@ -204,7 +168,7 @@ def on_cancel_group(services: Services, body: Mapping[str, Any], respond: Respon
     if batch is None:
         return
     if services.groups.cancel(batch.id) is None:
-        current = services.store.get_batch(batch.id) or batch
+        current = services.groups.get(batch.id) or batch
         _close(respond, _already_batch(current))
         return
     _close(respond, ":wastebasket: Cancelled; nothing was sent.")
@@ -213,7 +177,7 @@ def on_cancel_group(services: Services, body: Mapping[str, Any], respond: Respon
 def _owned_batch(
     services: Services, body: Mapping[str, Any], respond: Respond
 ) -> BatchRecord | None:
-    batch = services.store.get_batch(_action_value(body))
+    batch = services.groups.get(_action_value(body))
     if batch is None:
         _close(respond, "This confirmation has expired; nothing was sent.")
         return None
@@ -221,7 +185,7 @@ def _owned_batch(
     if batch.user_id != user:
         _refuse(respond, f"Only {_who(batch.user_id)}, who asked for this send, can confirm it.")
         return None
-    members = services.store.batch_sends(batch.id)
+    members = services.groups.sends(batch.id)
     try:
         access.check(services.config, channel_id=batch.channel_id, user_id=user)
         if members:

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from bot import access, blocks, clicks, ids
+from bot import access, blocks, ids
 from bot.config import Sender
-from bot.fileshare import GROUP_PREFIX, Refusal, modal_metadata, send_id_from_metadata
+from bot.delivery import Choice
+from bot.fileshare import Refusal, modal_metadata, send_id_from_metadata
 from bot.sending import SendRefused
 from bot.services import Services
 from bot.store import SendRecord, SendState
-from bot.whatsapp.payloads import Message, MessageKind
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Choice:
-    send_id: str
-    recipient: str
-    sender: Sender
-    user_id: str
 
 
 def _senders_for(services: Services, send: SendRecord) -> list[Sender]:
@@ -33,7 +24,7 @@ def _senders_for(services: Services, send: SendRecord) -> list[Sender]:
 
 
 def _modal(services: Services, send: SendRecord) -> dict[str, Any]:
-    media = services.store.get_media(send.media_id, with_data=False) if send.media_id else None
+    media = services.files.kept_media(send)
     if media is None:
         return blocks.modal_problem("This file is no longer kept; share it again.")
     return blocks.recipient_modal(
@@ -50,7 +41,7 @@ def _modal(services: Services, send: SendRecord) -> dict[str, Any]:
 def modal_for_offer(services: Services, body: Mapping[str, Any]) -> dict[str, Any]:
     """The modal for an offer's `Choose recipient…` button."""
     send_id = str((body.get("actions") or [{}])[0].get("value") or "")
-    send = services.store.get_send(send_id)
+    send = services.sending.get(send_id)
     if send is None or send.state is not SendState.DRAFT:
         return blocks.modal_problem("This file was already sent or cancelled.")
     if send.source != "file" or not access.is_channel_offer(send):
@@ -106,7 +97,7 @@ def check_submission(
     services: Services, body: Mapping[str, Any], view: Mapping[str, Any]
 ) -> tuple[dict[str, str], Choice | None]:
     """Inline errors for the modal, or the checked choice to send."""
-    send = services.store.get_send(send_id_from_metadata(str(view.get("private_metadata") or "")))
+    send = services.sending.get(send_id_from_metadata(str(view.get("private_metadata") or "")))
     if send is None or send.state is not SendState.DRAFT:
         return {}, None  # sent or cancelled meanwhile: just close the modal
     user = _user(body)
@@ -127,46 +118,6 @@ def check_submission(
     if errors:
         return {block: blocks.plain(error) for block, error in errors.items()}, None
     return {}, Choice(send_id=send.id, recipient=recipient, sender=sender, user_id=user)
-
-
-def send_choice(services: Services, choice: Choice) -> None:
-    if choice.recipient.startswith(GROUP_PREFIX):
-        send_to_group(services, choice, choice.recipient.removeprefix(GROUP_PREFIX))
-        return
-    updated = services.store.update_draft(
-        choice.send_id,
-        recipient=choice.recipient,
-        sender_alias=choice.sender.alias,
-        sender_number=choice.sender.number,
-    )
-    if updated is None:
-        return  # a second submission, or a click on the offer, got there first
-    if updated.message_ts is not None:
-        # the offer in the thread loses its buttons: it becomes the send's record
-        services.store.update_send(updated.id, message_status="chosen")
-    clicks.send_draft(services.sending, services.renderer, choice.send_id, choice.user_id)
-
-
-def send_to_group(services: Services, choice: Choice, name: str) -> None:
-    """The shared file goes to every member of a group; its offer becomes the progress."""
-    single = services.sending.cancel(choice.send_id)
-    if single is None:
-        return  # a second submission, or a click on the offer, got there first
-    template = Message(MessageKind(single.kind), "", single.body, single.caption, single.file_name)
-    drafted = services.groups.draft(
-        name,
-        template,
-        sender=choice.sender,
-        team_id=single.team_id,
-        channel_id=single.channel_id,
-        user_id=choice.user_id,
-        thread_ts=single.thread_ts,
-        media_id=single.media_id,
-    )
-    if single.message_ts is not None:
-        services.store.update_batch(drafted.batch.id, message_ts=single.message_ts)
-    if services.groups.confirm(drafted.batch.id) is not None:
-        services.groups.deliver_all(drafted.batch.id)
 
 
 def _user(body: Mapping[str, Any]) -> str:

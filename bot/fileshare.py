@@ -21,7 +21,7 @@ from bot.media import slackfiles
 from bot.media.checks import MAX_MEDIA_BYTES, MediaInfo, MediaKind, MediaRefused, inspect_media
 from bot.media.service import MediaService
 from bot.sending import CALLBACK_PURPOSE, SendRefused, SendService
-from bot.store import SendRecord, Store
+from bot.store import MediaRecord, SendRecord, Store
 from bot.usernames import UserNames
 from bot.whatsapp.payloads import MAX_CAPTION_CHARS, PayloadError, new_external_id
 
@@ -78,10 +78,15 @@ class FileShares:
             return None
         return policy
 
-    def on_file_share(self, event: Mapping[str, Any], team_id: str | None) -> None:
+    def on_file_share(
+        self, event: Mapping[str, Any], team_id: str | None, *, event_id: str = ""
+    ) -> None:
+        """Offer each file of a share once, whatever Slack retries."""
         policy = self.offer_policy(event)
         if policy is None:
             return
+        if event_id and not self.store.claim_event(event_id):
+            return  # Slack's retry of an event already taken by this or another instance
         channel = policy.channel_id
         thread_ts = str(event.get("thread_ts") or event["ts"])
         for file in event.get("files") or []:
@@ -130,6 +135,10 @@ class FileShares:
         self.store.update_send(draft.send.id, message_ts=str(posted["ts"]), message_status="draft")
 
     # checking and keeping a file
+
+    def kept_media(self, send: SendRecord) -> MediaRecord | None:
+        """What is kept of a draft's file (without its bytes), if still kept."""
+        return self.store.get_media(send.media_id, with_data=False) if send.media_id else None
 
     def draft_from_file(
         self,

@@ -36,6 +36,12 @@ class GroupSends:
     def members(self, name: str) -> tuple[str, ...] | None:
         return self.config.groups.get(name)
 
+    def get(self, batch_id: str) -> BatchRecord | None:
+        return self.store.get_batch(batch_id)
+
+    def sends(self, batch_id: str) -> list[SendRecord]:
+        return self.store.batch_sends(batch_id)
+
     def draft(
         self,
         name: str,

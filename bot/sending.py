@@ -12,7 +12,7 @@ from typing import Any
 
 from bot import phones, tokens
 from bot.config import Config, Sender
-from bot.store import SendRecord, SendState, SendSummary, Store, utcnow
+from bot.store import SendRecord, SendState, SendSummary, StatusRow, Store, utcnow
 from bot.whatsapp.client import (
     ProviderClient,
     ProviderError,
@@ -171,6 +171,18 @@ class SendService:
         return self._request_body(
             message, send.sender_number, send.external_id, send.callback_token
         )
+
+    # reading
+
+    def get(self, send_id: str) -> SendRecord | None:
+        return self.store.get_send(send_id)
+
+    def find(self, key: str) -> SendRecord | None:
+        """A send by the provider's transactionId, or by the bot's own id."""
+        return self.store.find_by_transaction_id(key) or self.store.get_send(key)
+
+    def timeline(self, send_id: str) -> list[StatusRow]:
+        return self.store.timeline(send_id)
 
     # confirming
 

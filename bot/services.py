@@ -12,8 +12,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot import clicks
 from bot.config import Config
+from bot.delivery import Deliveries
 from bot.fileshare import FileShares
 from bot.groups import GroupSends
 from bot.home import HomeTabs
@@ -40,6 +40,7 @@ class Services:
     media: MediaService
     files: FileShares
     groups: GroupSends
+    deliveries: Deliveries
     home: HomeTabs
     names: UserNames
     executor: ThreadPoolExecutor = field(
@@ -79,7 +80,7 @@ class Services:
         self.sending.recover_stuck()
         for send in self.sending.abandoned():
             logger.warning("Send %s was confirmed but never sent: sending it now", send.id)
-            self.background(clicks.deliver, self.sending, self.renderer, send.id)
+            self.background(self.deliveries.deliver, send.id)
 
     @staticmethod
     def _run_logged(fn: Callable[[], object], what: str) -> None:

@@ -46,8 +46,7 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
 def status(
     service: SendService, transaction_id: str, *, channel_id: str | None, user_id: str | None
 ) -> blocks.SlackMessage:
-    store = service.store
-    send = store.find_by_transaction_id(transaction_id) or store.get_send(transaction_id)
+    send = service.find(transaction_id)
     if send is None:
         return blocks.problem(
             f"No send has the transactionId `{transaction_id}`. Copy it from a send's thread.",
@@ -59,7 +58,7 @@ def status(
             "it was sent from, or ask the person who sent it."
         )
     sender = service.sender_of(send)
-    return blocks.status_lookup(send, sender, store.timeline(send.id))
+    return blocks.status_lookup(send, sender, service.timeline(send.id))
 
 
 def draft(

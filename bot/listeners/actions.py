@@ -16,12 +16,12 @@ def register(app: App, services: Services) -> None:
     @app.action(ids.SEND)
     def on_send(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        services.background(clicks.on_send, services.sending, services.renderer, body, respond)
+        services.background(clicks.on_send, services, body, respond)
 
     @app.action(ids.CANCEL)
     def on_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        services.background(clicks.on_cancel, services.sending, body, respond)
+        services.background(clicks.on_cancel, services, body, respond)
 
     @app.action(ids.SEND_GROUP)
     def on_send_group(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -36,4 +36,4 @@ def register(app: App, services: Services) -> None:
     @app.action(ids.RETRY)
     def on_retry(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        services.background(clicks.on_retry, services.sending, services.renderer, body, respond)
+        services.background(clicks.on_retry, services, body, respond)

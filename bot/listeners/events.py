@@ -11,10 +11,9 @@ from bot.services import Services
 
 def register(app: App, services: Services) -> None:
     def offer(event: dict[str, Any], body: dict[str, Any]) -> None:
-        event_id = str(body.get("event_id") or "")
-        if event_id and not services.store.claim_event(event_id):
-            return  # Slack's retry of an event already taken by this or another instance
-        services.files.on_file_share(event, body.get("team_id"))
+        services.files.on_file_share(
+            event, body.get("team_id"), event_id=str(body.get("event_id") or "")
+        )
 
     @app.event("message")
     def on_message(ack: Ack, event: dict[str, Any], body: dict[str, Any]) -> None:

@@ -38,4 +38,4 @@ def register(app: App, services: Services) -> None:
             return
         ack()
         if choice is not None:
-            services.background(fileflow.send_choice, services, choice)
+            services.background(services.deliveries.send_choice, choice)
