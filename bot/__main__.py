@@ -29,7 +29,7 @@ EXIT_NOT_SENT = 3
 EXIT_UNCERTAIN = 4
 
 
-class CommandError(Exception):
+class CommandLineError(Exception):
     """A one-paragraph message for the terminal, and the exit code that goes with it."""
 
     def __init__(self, message: str, code: int = EXIT_PROBLEM) -> None:
@@ -56,7 +56,7 @@ _KINDS = ("image", "video", "audio", "document", "text")
 def cmd_send(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     chosen = [kind for kind in _KINDS if getattr(args, kind) is not None]
     if len(chosen) != 1:
-        raise CommandError(
+        raise CommandLineError(
             "Give exactly one of --image, --video, --audio, --document or --text, e.g. "
             "`whatsapp-bot send --to +573001234567 --image https://example.com/photo.jpg`.",
             EXIT_USAGE,
@@ -93,7 +93,7 @@ def _send_once(
         )
         draft = service.create_draft(message, sender=sender, source="cli")
     except (PayloadError, SendRefused) as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+        raise CommandLineError(str(exc), EXIT_USAGE) from None
     service.confirm(draft.id)
 
     def on_wait(_send: SendRecord, seconds: float) -> None:
@@ -101,14 +101,14 @@ def _send_once(
 
     delivery = service.deliver(draft.id, on_wait=on_wait)
     if delivery is None:  # pragma: no cover - nobody else can hold a fresh draft
-        raise CommandError("The send was taken by another process.")
+        raise CommandLineError("The send was taken by another process.")
     if delivery.result is not None:
         print(delivery.result.transaction_id, file=out)
         return EXIT_OK
     error = delivery.error
     assert error is not None
     if error.may_have_been_received:
-        raise CommandError(
+        raise CommandLineError(
             f"Not sure whether the message was sent: {error.reason}. It was NOT sent again "
             f"automatically, to avoid a duplicate. Check with the provider before retrying "
             f"(send id {draft.id}, externalId {draft.external_id}).",
@@ -118,7 +118,7 @@ def _send_once(
         "unauthorized": " Check whatsapp.api_key: it is wrong, expired or lacks the right to send.",
         "rate_limited": " Try again later.",
     }.get(error.kind, "")
-    raise CommandError(f"The provider did not send it: {error.reason}.{advice}", EXIT_NOT_SENT)
+    raise CommandLineError(f"The provider did not send it: {error.reason}.{advice}", EXIT_NOT_SENT)
 
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -150,7 +150,7 @@ def cmd_manifest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
 
     base = args.base_url or EXAMPLE_BASE_URL
     if not base.startswith(("https://", "http://")):
-        raise CommandError(f"--base-url must start with https://, e.g. {EXAMPLE_BASE_URL}", 2)
+        raise CommandLineError(f"--base-url must start with https://, e.g. {EXAMPLE_BASE_URL}", 2)
     out.write(render(base))
     return EXIT_OK
 
@@ -247,7 +247,7 @@ def main(
     except ConfigError as exc:
         print(f"{exc}\nRun `whatsapp-bot check-config` after fixing it.", file=sys.stderr)
         return EXIT_PROBLEM
-    except CommandError as exc:
+    except CommandLineError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:

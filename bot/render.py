@@ -1,7 +1,7 @@
 """Keeps each send's Slack thread in step with the database.
 
 What a thread shows is a function of the stored send and its statuses. Whoever changes a send
-marks it dirty; one worker at a time (a lease in the database, so across instances too) brings
+now_showing it dirty; one worker at a time (a lease in the database, so across instances too) brings
 Slack up to date, at most one pass a second per thread, so a burst of callbacks is coalesced
 and the last edit shows the most advanced status. A sweeper picks up what a crash left behind.
 """
@@ -9,8 +9,6 @@ and the last edit shows the most advanced status. A sweeper picks up what a cras
 from __future__ import annotations
 
 import dataclasses
-import heapq
-import itertools
 import logging
 import secrets
 import threading
@@ -25,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, statuses
 from bot.config import Config, Sender
+from bot.delayed import DelayedCalls
 from bot.store import (
     BatchRecord,
     Lease,
@@ -85,7 +84,7 @@ class ThreadRenderer:
         # A lease kept for a pass to come covers the wait for it, then the pass.
         self._hold_seconds = max(min_interval, NOT_READY_RETRY) + lease_seconds
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
-        self._later = _Later()
+        self._delayed = DelayedCalls()
         self._lock = threading.Lock()
         self._busy: dict[str, bool] = {}  # row → asked again while queued or running
         self._wrote: dict[str, float] = {}  # row → when this process last wrote it to Slack
@@ -123,11 +122,11 @@ class ThreadRenderer:
         longer), and a row already waiting is left to wait. A burst of changes to one send
         costs one pass, not one per change."""
         with self._lock:
-            if self._asked_again(row_id) or self._later.pending(row_id):
+            if self._asked_again(row_id) or self._delayed.pending(row_id):
                 return
             wait = max(wait, self._local_wait(row_id))
             if wait > 0:
-                self._later.call(wait, lambda later_id: self._submit(later_id, fn), row_id)
+                self._delayed.call(wait, lambda later_id: self._submit(later_id, fn), row_id)
                 return
             self._busy[row_id] = False
         try:
@@ -172,7 +171,7 @@ class ThreadRenderer:
         return len(dirty) + len(dirty_batches)
 
     def close(self) -> None:
-        self._later.stop()
+        self._delayed.stop()
         self._executor.shutdown(wait=True, cancel_futures=False)
 
     # rendering
@@ -222,7 +221,7 @@ class ThreadRenderer:
 
         Passes that write are at least `min_interval` apart, across workers and instances
         (`rendered_at`), so a burst of changes is coalesced into one edit a second. A pass
-        notes what its edits now show in `marks`, stored as the lease is released.
+        notes what its edits now show in `now_showing`, stored as the lease is released.
         """
         # A lease this worker holds already is its own (taken by a change, or kept by the last
         # pass): passes of one row never overlap in a process (`_busy`).
@@ -232,7 +231,7 @@ class ThreadRenderer:
         if row is None:
             return
         shown: int | None = None
-        marks: dict[str, Any] = {}
+        now_showing: dict[str, Any] = {}
         wrote_at: datetime | None = None
         retry_in: float | None = None
         try:
@@ -240,7 +239,7 @@ class ThreadRenderer:
             if wait > 0:
                 retry_in = wait
             else:
-                if do_pass(row, marks):
+                if do_pass(row, now_showing):
                     wrote_at = utcnow()
                     self._note_write(row_id)
                 shown = row.version
@@ -258,12 +257,12 @@ class ThreadRenderer:
             again_if_dirty = retry_in is not None or shown is not None
             hold = utcnow() + timedelta(seconds=self._hold_seconds) if again_if_dirty else None
             still_dirty = self.store.finish_render(
-                record, row_id, self._owner, shown, wrote_at=wrote_at, hold=hold, **marks
+                record, row_id, self._owner, shown, wrote_at=wrote_at, hold=hold, **now_showing
             )
         if retry_in is None and still_dirty and shown is not None:
             retry_in = self.min_interval if wrote_at is not None else 0.0
         if retry_in is not None:
-            self._later.call(retry_in, again, row_id)
+            self._delayed.call(retry_in, again, row_id)
 
     def _too_soon(self, rendered_at: datetime | None, now: datetime | None = None) -> float:
         """Seconds to wait before this row may be written to Slack again."""
@@ -278,23 +277,23 @@ class ThreadRenderer:
         )
         if send is None:
             return
-        marks: dict[str, Any] = {}
+        now_showing: dict[str, Any] = {}
         try:
             if send.channel_id is None:
                 return
-            send, _ = self._record(send, self.senders(send), marks)
+            send, _ = self._record(send, self.senders(send), now_showing)
             thread = send.thread_ts or send.message_ts
             self._post(send, thread, blocks.wait_reply(seconds))
         except (SlackClientError, _GiveUp):
             logger.exception("Failed to say in Slack that send %s waits", send_id)
         finally:
-            self.store.finish_render(SendRecord, send_id, self._owner, None, **marks)
+            self.store.finish_render(SendRecord, send_id, self._owner, None, **now_showing)
 
-    def _pass(self, send: SendRecord, marks: dict[str, Any]) -> bool:
+    def _pass(self, send: SendRecord, now_showing: dict[str, Any]) -> bool:
         """One pass: post what is missing, edit what changed. True if Slack was written to.
 
         What is posted is stored at once (so a message is never posted twice); what an edit
-        shows goes into `marks` (an edit done twice is harmless)."""
+        shows goes into `now_showing` (an edit done twice is harmless)."""
         if send.channel_id is None or send.state in _NEVER_SHOWN:
             return False
         if send.batch_id is not None:
@@ -303,7 +302,7 @@ class ThreadRenderer:
             return False
         sender = self.senders(send)
         wrote = False
-        send, posted = self._record(send, sender, marks)
+        send, posted = self._record(send, sender, now_showing)
         wrote |= posted
         thread = send.thread_ts or send.message_ts
         assert thread is not None
@@ -319,7 +318,7 @@ class ThreadRenderer:
         # finds every failure and unknown status before it already said.
         rows = self.store.timeline(send.id)
         wrote |= self._event_replies(send, thread, rows)
-        wrote |= self._status_reply(send, thread, rows, marks)
+        wrote |= self._status_reply(send, thread, rows, now_showing)
         if wrote and self.on_change is not None:
             self.on_change(send)
         return wrote
@@ -347,7 +346,7 @@ class ThreadRenderer:
         self.schedule_batch(batch.id)
         return wrote
 
-    def _batch_pass(self, batch: BatchRecord, marks: dict[str, Any]) -> bool:
+    def _batch_pass(self, batch: BatchRecord, now_showing: dict[str, Any]) -> bool:
         """The group's one progress message, posted once and edited as members advance."""
         if batch.channel_id is None or batch.state in _NEVER_SHOWN:
             return False
@@ -356,7 +355,7 @@ class ThreadRenderer:
             return False
         message = blocks.group_progress(batch, members, self.senders(members[0]))
         if batch.message_ts is None:
-            response = self._call_channel(
+            response = self._call(
                 "chat_postMessage",
                 channel=batch.channel_id,
                 thread_ts=batch.thread_ts,
@@ -366,17 +365,17 @@ class ThreadRenderer:
             return True
         if batch.shown == message.text:
             return False
-        self._call_channel(
+        self._call(
             "chat_update",
             channel=batch.channel_id,
             ts=batch.message_ts,
             **message.as_kwargs(),
         )
-        marks["shown"] = message.text
+        now_showing["shown"] = message.text
         return True
 
     def _record(
-        self, send: SendRecord, sender: Sender, marks: dict[str, Any]
+        self, send: SendRecord, sender: Sender, now_showing: dict[str, Any]
     ) -> tuple[SendRecord, bool]:
         """The channel message (or the offer message in a file's thread), with the latest status."""
         label = _label(send)
@@ -388,13 +387,13 @@ class ThreadRenderer:
         if send.message_status == label:
             return send, False
         self._call(
-            send, "chat_update", channel=send.channel_id, ts=send.message_ts, **message.as_kwargs()
+            "chat_update", channel=send.channel_id, ts=send.message_ts, **message.as_kwargs()
         )
-        marks["message_status"] = label
+        now_showing["message_status"] = label
         return dataclasses.replace(send, message_status=label), True
 
     def _status_reply(
-        self, send: SendRecord, thread: str, rows: list[StatusRow], marks: dict[str, Any]
+        self, send: SendRecord, thread: str, rows: list[StatusRow], now_showing: dict[str, Any]
     ) -> bool:
         if send.provider_status is None or send.status_shown == send.provider_status:
             return False
@@ -404,13 +403,12 @@ class ThreadRenderer:
             self._set(send, status_ts=ts, status_shown=send.provider_status)
         else:
             self._call(
-                send,
                 "chat_update",
                 channel=send.channel_id,
                 ts=send.status_ts,
                 **message.as_kwargs(),
             )
-            marks["status_shown"] = send.provider_status
+            now_showing["status_shown"] = send.provider_status
         return True
 
     def _event_replies(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
@@ -431,7 +429,6 @@ class ThreadRenderer:
 
     def _post(self, send: SendRecord, thread_ts: str | None, message: blocks.SlackMessage) -> str:
         response = self._call(
-            send,
             "chat_postMessage",
             channel=send.channel_id,
             thread_ts=thread_ts,
@@ -441,10 +438,7 @@ class ThreadRenderer:
         )
         return str(response["ts"])
 
-    def _call(self, send: SendRecord, method: str, **kwargs: Any) -> Any:
-        return self._call_channel(method, **kwargs)
-
-    def _call_channel(self, method: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, **kwargs: Any) -> Any:
         channel = kwargs.get("channel")
         try:
             return getattr(self.client, method)(**kwargs)
@@ -459,48 +453,6 @@ class ThreadRenderer:
                 )
                 raise _GiveUp from None
             raise
-
-
-class _Later:
-    """Calls `fn(row_id)` after a delay, from one thread; one pending call per row."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[str], None], str]] = []
-        self._pending: set[str] = set()
-        self._cond = threading.Condition()
-        self._count = itertools.count()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="render-later", daemon=True)
-        self._thread.start()
-
-    def call(self, delay: float, fn: Callable[[str], None], row_id: str) -> None:
-        with self._cond:
-            if row_id in self._pending:
-                return
-            self._pending.add(row_id)
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._count), fn, row_id))
-            self._cond.notify()
-
-    def pending(self, row_id: str) -> bool:
-        with self._cond:
-            return row_id in self._pending
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
-                if self._stopped:
-                    return
-                _, _, fn, row_id = heapq.heappop(self._heap)
-                self._pending.discard(row_id)
-            fn(row_id)
 
 
 class _GiveUp(Exception):
