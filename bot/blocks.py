@@ -6,14 +6,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import ids, statuses
 from bot.commands import EXAMPLES, STATUS_EXAMPLE
-from bot.config import Sender
-from bot.media.remote import RemoteMedia
-from bot.store import BatchRecord, SendRecord, SendState, SendSummary, StatusRow
+from bot.config.model import Sender
+from bot.records import BatchRecord, SendRecord, SendState, SendSummary, StatusRow
 from bot.whatsapp.payloads import MessageKind
+
+if TYPE_CHECKING:
+    from bot.media.remote import RemoteMedia
 
 Block = dict[str, Any]
 

@@ -1,229 +1,34 @@
-"""The YAML configuration: `${VAR}` expanded from the environment, validated into frozen objects.
-
-Every problem in a file is reported at once, each with its YAML path and a fix.
-"""
+"""Validation of an expanded config tree: every problem at once, each with its path and a fix."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from bot import phones
-
-DEFAULT_DATABASE_URL = "sqlite:///whatsapp-bot.sqlite3"
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-
-RecipientFormat = Literal["e164", "digits"]
-CallbacksFormat = Literal["string", "list"]
-
-
-@dataclass(frozen=True)
-class SlackConfig:
-    bot_token: str
-    signing_secret: str
-    api_base_url: str = DEFAULT_SLACK_API_URL
-
-
-@dataclass(frozen=True)
-class WhatsAppConfig:
-    api_url: str
-    api_key: str
-    timeout_seconds: float = 10.0
-    connect_timeout_seconds: float = 5.0
-    recipient_format: RecipientFormat = "e164"
-    callbacks_format: CallbacksFormat = "string"
-    max_rate_limit_wait_seconds: float = 60.0
-    max_concurrent_sends: int = 5
+from bot.config.model import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_SLACK_API_URL,
+    AccessConfig,
+    ChannelPolicy,
+    Config,
+    MediaConfig,
+    Problem,
+    Sender,
+    SlackConfig,
+    WhatsAppConfig,
+)
 
 
-@dataclass(frozen=True)
-class Sender:
-    alias: str
-    number: str
-    label: str
-
-    def describe(self) -> str:
-        return f"{self.label} (+{self.number})"
-
-
-@dataclass(frozen=True)
-class ChannelPolicy:
-    channel_id: str
-    sender: str
-    allowed_senders: tuple[str, ...]
-    file_shares: bool = False
-    default_recipient: str | None = None
-
-
-@dataclass(frozen=True)
-class AccessConfig:
-    allowed_users: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class MediaConfig:
-    link_secret: str
-    link_ttl_hours: float = 24.0
-    allow_private_hosts: bool = False
-
-
-@dataclass(frozen=True)
-class Config:
-    slack: SlackConfig
-    whatsapp: WhatsAppConfig
-    public_base_url: str
-    senders: Mapping[str, Sender]
-    default_sender: str
-    media: MediaConfig
-    database_url: str = DEFAULT_DATABASE_URL
-    contacts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
-    channels: Mapping[str, ChannelPolicy] = field(default_factory=lambda: MappingProxyType({}))
-    access: AccessConfig = field(default_factory=AccessConfig)
-
-    def callback_url(self, token: str) -> str:
-        return f"{self.public_base_url}/whatsapp/callbacks/{token}"
-
-    def media_url(self, token: str) -> str:
-        return f"{self.public_base_url}/media/{token}"
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}. {self.fix}"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` lists every reason at once."""
-
-    def __init__(self, problems: list[Problem], source: str = "the configuration") -> None:
-        self.problems = problems
-        self.source = source
-        lines = [f"{source} has {len(problems)} problem(s):"]
-        lines += [f"  - {p}" for p in problems]
-        super().__init__("\n".join(lines))
-
-
-# --- loading -------------------------------------------------------------------------------
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, which PyYAML would silently overwrite."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping",
-                node.start_mark,
-                f"found the key {key!r} twice",
-                key_node.start_mark,
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _expand(value: Any, env: Mapping[str, str], path: str, problems: list[Problem]) -> Any:
-    """Replace `${VAR}` (or `${VAR:-default}`) in every string of the tree."""
-    if isinstance(value, dict):
-        return {k: _expand(v, env, _join(path, k), problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(
-            Problem(path, f"the environment variable {name} is not set", f"Set {name}.")
-        )
-        return ""
-
-    return _VAR.sub(substitute, value)
-
-
-def _join(path: str, key: Any) -> str:
+def join(path: str, key: object) -> str:
+    """The YAML path of `key` under `path`."""
     return f"{path}.{key}" if path else str(key)
 
 
-def load_config(path: str | Path, env: Mapping[str, str]) -> Config:
-    """Read, expand and validate a config file; raise ConfigError with every problem."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            [
-                Problem(
-                    source,
-                    "the file does not exist",
-                    "Copy config.example.yaml to config.yaml and edit it, "
-                    "or pass --config PATH (or set WHATSAPP_BOT_CONFIG)",
-                )
-            ],
-            source,
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Problem(source, f"the file cannot be read ({exc})", "Check its permissions")],
-            source,
-        ) from None
-    return parse_config_text(text, env, source=source)
-
-
-def parse_config_text(text: str, env: Mapping[str, str], *, source: str = "config") -> Config:
-    try:
-        data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        what = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            [Problem(f"(YAML {where})", f"the file is not valid YAML: {what}", "Fix the syntax")],
-            source,
-        ) from None
-    return parse_config(data, env, source=source)
-
-
-def parse_config(data: Any, env: Mapping[str, str], *, source: str = "config") -> Config:
-    problems: list[Problem] = []
-    data = _expand(data, env, "", problems)
-    config = _Reader(problems).config(data)
-    if problems or config is None:
-        raise ConfigError(problems, source)
-    return config
-
-
-# --- validation ----------------------------------------------------------------------------
-
-
-class _Reader:
+class Reader:
     """Reads the expanded tree, appending a Problem for everything wrong."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -244,10 +49,10 @@ class _Reader:
         for key in value:
             if key not in allowed:
                 known = ", ".join(allowed)
-                self.problem(_join(path, key), "unknown key", f"Remove it or use one of: {known}")
+                self.problem(join(path, key), "unknown key", f"Remove it or use one of: {known}")
         for key, required in allowed.items():
             if required and value.get(key) in (None, ""):
-                self.problem(_join(path, key), "missing required key", f"Add `{key}:`")
+                self.problem(join(path, key), "missing required key", f"Add `{key}:`")
         return value
 
     def text(self, value: Any, path: str, default: str | None = None) -> str:
@@ -629,6 +434,10 @@ class _Reader:
     def database_url(self, value: Any) -> str:
         url = self.text(value, "database_url", DEFAULT_DATABASE_URL)
         fix = "Use `sqlite:///path/to/file.sqlite3` or `postgresql+psycopg://user@host/db`"
+        # Imported here: the config's records are read by modules that never touch a database.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):
@@ -674,51 +483,3 @@ _CHANNEL_KEYS = {
 }
 _ACCESS_KEYS = {"allowed_users": False}
 _MEDIA_KEYS = {"link_secret": True, "link_ttl_hours": False, "allow_private_hosts": False}
-
-
-def redact_database_url(url: str) -> str:
-    """The database URL with any password hidden, for printing."""
-    try:
-        parsed = make_url(url)
-        return parsed.render_as_string(hide_password=True) if parsed.password else url
-    except (ArgumentError, ValueError):
-        return "(unreadable URL)"
-
-
-def summary(config: Config) -> str:
-    """A short human summary for `check-config`."""
-    lines = ["Configuration OK.", "Senders:"]
-    for alias, sender in config.senders.items():
-        mark = " (default)" if alias == config.default_sender else ""
-        lines.append(f"  - {alias}: {sender.describe()}{mark}")
-    if config.channels:
-        lines.append(
-            f"Channels: sending is allowed only in these {len(config.channels)} channel(s):"
-        )
-        for channel in config.channels.values():
-            extra = []
-            if channel.file_shares:
-                extra.append("offers shared files")
-            if channel.default_recipient:
-                extra.append(f"default recipient {channel.default_recipient}")
-            suffix = f"; {', '.join(extra)}" if extra else ""
-            lines.append(
-                f"  - {channel.channel_id}: sender {channel.sender}, "
-                f"allowed {', '.join(channel.allowed_senders)}{suffix}"
-            )
-    else:
-        lines.append("Channels: none configured, so sending is allowed in ANY channel.")
-    users = config.access.allowed_users
-    lines.append(
-        f"Users: only {len(users)} listed user(s) may send."
-        if users
-        else "Users: anyone in an allowed channel may send."
-    )
-    if config.contacts:
-        lines.append(f"Contacts: {len(config.contacts)}")
-    for name, members in config.groups.items():
-        lines.append(f"Group {name}: {len(members)} recipient(s)")
-    lines.append(f"Database: {redact_database_url(config.database_url)}")
-    lines.append(f"Public URL: {config.public_base_url}")
-    lines.append(f"Provider: {config.whatsapp.api_url}")
-    return "\n".join(lines)

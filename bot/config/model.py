@@ -1,0 +1,106 @@
+"""The configuration as the app uses it: frozen records, and the problems found reading one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+DEFAULT_DATABASE_URL = "sqlite:///whatsapp-bot.sqlite3"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+RecipientFormat = Literal["e164", "digits"]
+CallbacksFormat = Literal["string", "list"]
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    bot_token: str
+    signing_secret: str
+    api_base_url: str = DEFAULT_SLACK_API_URL
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    api_url: str
+    api_key: str
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 5.0
+    recipient_format: RecipientFormat = "e164"
+    callbacks_format: CallbacksFormat = "string"
+    max_rate_limit_wait_seconds: float = 60.0
+    max_concurrent_sends: int = 5
+
+
+@dataclass(frozen=True)
+class Sender:
+    alias: str
+    number: str
+    label: str
+
+    def describe(self) -> str:
+        return f"{self.label} (+{self.number})"
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    channel_id: str
+    sender: str
+    allowed_senders: tuple[str, ...]
+    file_shares: bool = False
+    default_recipient: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    allowed_users: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    link_secret: str
+    link_ttl_hours: float = 24.0
+    allow_private_hosts: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    slack: SlackConfig
+    whatsapp: WhatsAppConfig
+    public_base_url: str
+    senders: Mapping[str, Sender]
+    default_sender: str
+    media: MediaConfig
+    database_url: str = DEFAULT_DATABASE_URL
+    contacts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    channels: Mapping[str, ChannelPolicy] = field(default_factory=lambda: MappingProxyType({}))
+    access: AccessConfig = field(default_factory=AccessConfig)
+
+    def callback_url(self, token: str) -> str:
+        return f"{self.public_base_url}/whatsapp/callbacks/{token}"
+
+    def media_url(self, token: str) -> str:
+        return f"{self.public_base_url}/media/{token}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}. {self.fix}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists every reason at once."""
+
+    def __init__(self, problems: list[Problem], source: str = "the configuration") -> None:
+        self.problems = problems
+        self.source = source
+        lines = [f"{source} has {len(problems)} problem(s):"]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
