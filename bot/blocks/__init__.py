@@ -1,0 +1,96 @@
+"""Block Kit builders: pure functions from records to Slack messages, no I/O.
+
+`text` holds the parts and the escaping every builder uses; `sends`, `files`, `groups` and
+`home_tab` the messages of one surface each.
+"""
+
+from bot.blocks.files import (
+    file_offer,
+    file_refused,
+    modal_loading,
+    modal_problem,
+    offer_cancelled,
+    recipient_modal,
+)
+from bot.blocks.groups import (
+    BAR_WIDTH,
+    GROUP_PREVIEW,
+    group_confirmation,
+    group_progress,
+    member_failure,
+    member_outcome,
+    progress_bar,
+)
+from bot.blocks.home_tab import MAX_VIEW_BLOCKS, home
+from bot.blocks.sends import (
+    KIND_EMOJI,
+    confirmation,
+    confirmation_closed,
+    help_message,
+    outcome_reply,
+    problem,
+    record,
+    shown_timeline,
+    status_event_reply,
+    status_lookup,
+    status_reply,
+    transaction_reply,
+    wait_reply,
+)
+from bot.blocks.text import (
+    Block,
+    SlackMessage,
+    button,
+    context,
+    esc,
+    labelled,
+    mention,
+    plain,
+    quoted,
+    section,
+    size_text,
+    slack_date,
+)
+
+__all__ = [
+    "BAR_WIDTH",
+    "GROUP_PREVIEW",
+    "KIND_EMOJI",
+    "MAX_VIEW_BLOCKS",
+    "Block",
+    "SlackMessage",
+    "button",
+    "confirmation",
+    "confirmation_closed",
+    "context",
+    "esc",
+    "file_offer",
+    "file_refused",
+    "group_confirmation",
+    "group_progress",
+    "help_message",
+    "home",
+    "labelled",
+    "member_failure",
+    "member_outcome",
+    "mention",
+    "modal_loading",
+    "modal_problem",
+    "offer_cancelled",
+    "outcome_reply",
+    "plain",
+    "problem",
+    "progress_bar",
+    "quoted",
+    "recipient_modal",
+    "record",
+    "section",
+    "shown_timeline",
+    "size_text",
+    "slack_date",
+    "status_event_reply",
+    "status_lookup",
+    "status_reply",
+    "transaction_reply",
+    "wait_reply",
+]
