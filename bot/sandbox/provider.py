@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Final, Self, cast
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
+
+from bot.sandbox.http import JOIN_GRACE_SECONDS, BodyError, Handler, HttpStandIn
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -76,7 +76,6 @@ _E164 = re.compile(r"\+?[1-9][0-9]{7,14}", re.ASCII)
 _ALPHANUMERIC = re.compile(r"[A-Za-z0-9]+", re.ASCII)
 _URL_PREFIXES: Final = ("http://", "https://")
 _READ_CHUNK: Final = 64 * 1024
-_JOIN_GRACE_SECONDS: Final = 2.0
 
 
 class Headers(Mapping[str, str]):
@@ -285,7 +284,7 @@ def validation_error(payload: object) -> str | None:
     return problem
 
 
-class ProviderStandIn:
+class ProviderStandIn(HttpStandIn):
     """A loopback HTTP server that behaves like the provider's ``POST /notification``."""
 
     def __init__(
@@ -316,9 +315,6 @@ class ProviderStandIn:
         self.fetch_timeout = fetch_timeout
 
         self._cond = threading.Condition(threading.RLock())
-        self._stopping = threading.Event()
-        self._started = False
-        self._stopped = False
 
         _check_steps(statuses)
         self._plan = _Plan(tuple(statuses), callback_delay)
@@ -337,75 +333,30 @@ class ProviderStandIn:
         self._sockets: set[socket.socket] = set()
         self._workers: set[threading.Thread] = set()
 
-        self._server = _Server(("127.0.0.1", port), _Handler, self)
-        host, bound_port = self._server.server_address[:2]
-        self.host: str = str(host)
-        self.port: int = int(bound_port)
-        self._serve_thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name=f"provider-standin-{self.port}",
-            daemon=True,
-        )
+        super().__init__(_Handler, port=port, name="provider-standin", poll_interval=0.01)
 
     # Lifecycle
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def notification_url(self) -> str:
         """Full URL of the send endpoint, the value to configure as the provider's api_url."""
         return f"{self.url}{self.path}"
 
-    def start(self) -> Self:
-        """Start serving in a daemon thread; returns self."""
-        with self._cond:
-            if self._stopped:
-                raise RuntimeError("the stand-in has been stopped and cannot be restarted")
-            if self._started:
-                return self
-            self._started = True
-        self._serve_thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop serving, release hanging requests and cancel pending callbacks."""
-        with self._cond:
-            if self._stopped:
-                return
-            self._stopped = True
-            started = self._started
-        self._stopping.set()
-        if started:
-            self._server.shutdown()
-        self._server.server_close()
+        if not self._shut_down():
+            return
         with self._cond:
             sockets = list(self._sockets)
             threads = list(self._workers)
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        deadline = time.monotonic() + _JOIN_GRACE_SECONDS
-        if started:
-            self._serve_thread.join(max(0.0, deadline - time.monotonic()))
+        deadline = time.monotonic() + JOIN_GRACE_SECONDS
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._cond:
             self._cond.notify_all()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # Settings
 
@@ -985,25 +936,7 @@ def _optional_int(value: str | None) -> int | None:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        standin: ProviderStandIn,
-    ) -> None:
-        self.standin = standin
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Keep tracebacks out of the test output; the client already got its answer."""
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(Handler):
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"
     server_version = "ProviderStandIn/1.0"
@@ -1012,7 +945,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def standin(self) -> ProviderStandIn:
-        return cast(_Server, self.server).standin
+        return cast(ProviderStandIn, self.server.standin)
 
     def setup(self) -> None:
         super().setup()
@@ -1024,14 +957,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.standin._track_socket(self.connection, add=False)
         with contextlib.suppress(OSError):
             super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet; everything is recorded instead."""
-
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        if name.startswith("do_"):
-            return self._dispatch
-        raise AttributeError(name)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         self.close_connection = True
@@ -1058,35 +983,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(
         self, status: int, data: bytes, content_type: str, headers: Mapping[str, str]
     ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        self.wfile.flush()
+        self.write(status, data, content_type, headers.items(), head=self.command == "HEAD")
 
     def _read_body(self) -> _Body:
-        if "Transfer-Encoding" in self.headers:
-            return _Body(problem=(HTTPStatus.LENGTH_REQUIRED, "Length Required"), close=True)
-        raw_length = self.headers.get("Content-Length")
-        if raw_length is None:
-            return _Body()
-        length = _optional_int(raw_length.strip())
-        if length is None or length < 0:
-            return _Body(problem=(HTTPStatus.BAD_REQUEST, "invalid Content-Length"), close=True)
-        if length > self.standin.max_body_bytes:
-            return _Body(
-                problem=(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Payload Too Large"), close=True
-            )
-        data = self.rfile.read(length) if length else b""
-        if len(data) < length:
-            return _Body(data=data, problem=(HTTPStatus.BAD_REQUEST, "incomplete body"), close=True)
-        return _Body(data=data)
+        try:
+            return _Body(data=self.read_limited(self.standin.max_body_bytes, strict=True))
+        except BodyError as exc:
+            return _Body(data=exc.data, problem=(exc.status, exc.reason), close=True)
 
     def _dispatch(self) -> None:
         standin = self.standin
