@@ -24,10 +24,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar
+from http import HTTPStatus
+from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from bot.sandbox.http import BodyError, Handler, HttpStandIn
 
 __all__ = [
     "BOT_ID",
@@ -55,7 +56,6 @@ RESPONSE_URL_USES: Final = 5
 RESPONSE_URL_TTL: Final = 30 * 60.0
 MAX_TEXT: Final = 40_000
 MAX_BODY: Final = 64 * 1024 * 1024
-_CHUNK: Final = 64 * 1024
 
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}", re.ASCII)
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}", re.ASCII)
@@ -206,7 +206,7 @@ def _text_of(obj: object) -> str:
     return ""
 
 
-class SlackStandIn:
+class SlackStandIn(HttpStandIn):
     """A small Slack workspace behind a Web API on ``127.0.0.1``; a context manager."""
 
     def __init__(
@@ -262,51 +262,18 @@ class SlackStandIn:
         self._files: dict[str, _StoredFile] = {}
         self.add_user(bot_user_id, bot_name, is_bot=True)
 
-        self._server = _Server((host, port), _Handler)
-        self._server.standin = self
-        bound_host, bound_port = self._server.server_address[:2]
-        self.host = str(bound_host)
-        self.port = int(bound_port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"slack-standin:{self.port}",
-            daemon=True,
-        )
-        self._stopped = False
-        self._thread.start()
+        super().__init__(_Handler, host=host, port=port, name="slack-standin")
+        self.start()
 
     # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
         """What ``WebClient(base_url=...)`` takes."""
         return f"{self.url}/api/"
 
-    def stop(self) -> None:
-        """Stops serving and closes the socket; safe to call twice."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=2.0)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _serve(self, handler: Handler) -> None:
+        self._route(cast(_Handler, handler), handler.command)
 
     # ------------------------------------------------------------------ set-up helpers
 
@@ -1630,102 +1597,38 @@ def _view_problem(view: object, *, home: bool) -> str | None:
     return _blocks_problem(view.get("blocks", []), limit=100, where="/view/blocks")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    standin: SlackStandIn
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    _replied: bool = False
+class _Handler(Handler):
+    methods = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE"})
     server_version = "StandInSlack/1.0"
     sys_version = ""
     timeout = 15
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         with contextlib.suppress(OSError):
             body = json.dumps({"ok": False, "error": "invalid_request"}).encode()
-            self.send_response(code, message)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+            self.write(
+                code,
+                body,
+                "application/json; charset=utf-8",
+                [("Connection", "close")],
+                head=self.command == "HEAD",
+                reason=message,
+            )
 
-    def _dispatch(self, verb: str) -> None:
-        self._replied = False
-        try:
-            self.server.standin._route(self, verb)
-        except OSError:
-            self.close_connection = True
-        except Exception:
-            if not self._replied:
-                with contextlib.suppress(Exception):
-                    self.reply(_json_reply(500, {"ok": False, "error": "internal_error"}))
-            self.close_connection = True
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_HEAD(self) -> None:
-        self._dispatch("HEAD")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
+    def internal_error(self) -> None:
+        self.reply(_json_reply(500, {"ok": False, "error": "internal_error"}))
 
     def read_body(self) -> bytes:
         """The request body, by Content-Length or chunked; refuses more than MAX_BODY."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts: list[bytes] = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-                try:
-                    size = int(line, 16)
-                except ValueError as exc:
-                    raise _SlackError("invalid_form_data", status=400) from exc
-                if size == 0:
-                    while self.rfile.readline(1024).strip():
-                        pass
-                    return b"".join(parts)
-                total += size
-                if total > MAX_BODY:
-                    raise _SlackError("request_too_large", status=413)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(8)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError as exc:
-            raise _SlackError("invalid_form_data", status=400) from exc
-        if length < 0:
-            raise _SlackError("invalid_form_data", status=400)
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise _SlackError("request_too_large", status=413)
-        return self.rfile.read(length) if length else b""
+            return self.read_limited(MAX_BODY)
+        except BodyError as exc:
+            too_large = exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            error = "request_too_large" if too_large else "invalid_form_data"
+            raise _SlackError(error, status=int(exc.status)) from exc
 
     def reply(self, reply: _Reply, *, head: bool = False) -> None:
-        self._replied = True
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if not head and reply.body:
-            self.wfile.write(reply.body)
+        self.write(reply.status, reply.body, reply.content_type, reply.headers, head=head)
 
     def stream(
         self,
@@ -1736,18 +1639,7 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         head: bool,
     ) -> None:
-        self._replied = True
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(content)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if head:
-            return
-        view = memoryview(content)
-        for offset in range(0, len(content), _CHUNK):
-            self.wfile.write(view[offset : offset + _CHUNK])
+        self.write(status, content, content_type, headers, head=head)
 
 
 def _iter_elements(blocks: object) -> Iterator[tuple[str, Json]]:
