@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import io
 import json
 import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.managers import BaseManager
 from pathlib import Path
@@ -36,7 +32,10 @@ import sqlalchemy as sa
 import yaml
 
 from bot.sandbox.driver import SlackDriver
-from bot.sandbox.serving import serve_command
+from bot.sandbox.images import jpeg
+from bot.sandbox.launch import AppProcess, serve_command
+from bot.sandbox.launch import free_port as free_port  # the benchmarks' too
+from bot.sandbox.launch import wait_until as wait_until  # the benchmarks' too
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS  # every benchmark's, unless told
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,14 +57,6 @@ Json = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- stand-ins
-
-
-def jpeg(width: int = 40, height: int = 30) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (120, 80, 40)).save(out, format="JPEG")
-    return out.getvalue()
 
 
 class Stands:
@@ -235,12 +226,6 @@ def stands(**options: Any) -> Iterator[Any]:
 # ---------------------------------------------------------------------------- config, servers
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_config(
     path: Path,
     *,
@@ -294,16 +279,19 @@ def load_config(path: Path) -> Any:
     return load(path, SECRETS)
 
 
-class Server:
+class Server(AppProcess):
     """A gunicorn server in a subprocess: the app, or a bare app under the same settings."""
 
     def __init__(self, argv: list[str], port: int, log_path: Path, name: str) -> None:
+        super().__init__(
+            log_path=log_path,
+            env={**os.environ, **SECRETS},
+            cwd=ROOT,
+            port=port,
+            name=name,
+            command=argv,
+        )
         self.argv = argv
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.name = name
-        self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def app(
@@ -347,28 +335,9 @@ class Server:
         ]
         return cls(argv, port, log_path, name)
 
-    def start(self, timeout: float = 30) -> Server:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            cwd=ROOT,
-            env={**os.environ, **SECRETS},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200 and len(self.worker_pids()) >= 1:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not become healthy:\n{self.log()[-3000:]}")
+    def ready(self) -> bool:
+        """Healthy is not enough: a worker must be up, whose pid the benchmark reports."""
+        return len(self.worker_pids()) >= 1
 
     def wait_workers(self, count: int, timeout: float = 20) -> list[int]:
         deadline = time.monotonic() + timeout
@@ -385,21 +354,11 @@ class Server:
     def pids(self) -> list[int]:
         return [] if self.process is None else [self.process.pid, *self.worker_pids()]
 
-    def stop(self, sig: int = signal.SIGINT) -> None:
+    def stop(
+        self, sig: int = signal.SIGINT, *, timeout: float = 10, group: bool | None = None
+    ) -> None:
         """SIGINT: gunicorn's quick shutdown."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        super().stop(sig, timeout=timeout, group=group)
 
     def error_lines(self) -> list[str]:
         """Lines of the log that report errors or tracebacks."""
@@ -671,15 +630,6 @@ def header(title: str, details: str) -> None:
     print(f"== {title}")
     print(f"   {details}")
     print(f"   machine: {machine()}", flush=True)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # ---------------------------------------------------------------------------- databases

@@ -139,9 +139,13 @@ def drain(stands: Any, database_url: str, expected_sends: int, timeout: float = 
             ).scalar()
         return behind == 0
 
-    done = c.wait_until(caught_up, timeout, interval=0.2)
-    engine.dispose()
-    return time.monotonic() - started if done else None
+    try:
+        c.wait_until(caught_up, timeout, "every send and thread caught up", interval=0.2)
+    except AssertionError:
+        return None
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
 
 
 def summary_row(

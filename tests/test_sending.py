@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import Config
+from bot.sandbox.launch import free_port
 from bot.sandbox.provider import ProviderStandIn
 from bot.sending import SendService
 from bot.store import SendState, Store
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind
 from tests.conftest import SECRETS, make_config
-from tests.scenarios.harness import free_port
 
 
 def service_for(

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import bot
 from bot.demo.samples import COFFEE_JPEG
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
+from bot.sandbox.launch import AppProcess, StartError
 from bot.sandbox.provider import ProviderStandIn
-from bot.sandbox.serving import serve_command
 from bot.sandbox.slack import SlackStandIn
 
 SUPPORT = "C0123SUPPORT"
@@ -74,12 +67,6 @@ class Secrets:
         return text
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def config_for(
     *, slack: SlackStandIn, provider: ProviderStandIn, app_url: str, folder: Path
 ) -> dict[str, Any]:
@@ -129,11 +116,18 @@ class Stage:
         self.env = env
         self.secrets = secrets
         self.folder = folder
-        self.config_path = folder / "config.yaml"
-        self.log_path = folder / "serve.log"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        # Its own process group: Ctrl-C reaches only the demo, which then stops the app gracefully.
+        self.app = AppProcess(
+            config_path=folder / "config.yaml",
+            log_path=folder / "serve.log",
+            env=self._child_env(),
+            cwd=folder,
+            own_group=True,
+        )
+        self.config_path = self.app.config_path
+        self.log_path = self.app.log_path
+        self.port = self.app.port
+        self.url = self.app.url
         self.slack = SlackStandIn(bot_token=secrets.slack_bot_token, team_name="Acme")
         self.provider = ProviderStandIn(
             api_key=secrets.whatsapp_api_key, callback_delay=CALLBACK_DELAY, fetch_media=True
@@ -152,20 +146,19 @@ class Stage:
         data = config_for(
             slack=self.slack, provider=self.provider, app_url=self.url, folder=self.folder
         )
-        self.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
-        command = serve_command(self.config_path, self.port)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.folder,
-                env=self._child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Ctrl-C reaches only the demo, which then stops the app gracefully.
-                start_new_session=True,
-            )
-        self._wait_healthy(timeout)
+        self.app.save_config(data)
+        try:
+            self.app.start(timeout)
+        except StartError as exc:
+            if exc.exit_code is not None:
+                raise DemoError(
+                    "`whatsapp-bot serve` exited during start-up (exit code "
+                    f"{exc.exit_code}); its log below says why."
+                ) from None
+            raise DemoError(
+                f"`whatsapp-bot serve` did not answer GET /healthz with 200 within "
+                f"{timeout:.0f} s; its log below says why."
+            ) from None
 
     def _child_env(self) -> dict[str, str]:
         """The caller's environment without proxies (all traffic is loopback), plus the secrets."""
@@ -183,41 +176,11 @@ class Stage:
         )
         return env
 
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.app_running():
-                raise DemoError(
-                    "`whatsapp-bot serve` exited during start-up (exit code "
-                    f"{self.exit_code()}); its log below says why."
-                )
-            if self.health() == 200:
-                return
-            if time.monotonic() >= deadline:
-                raise DemoError(
-                    f"`whatsapp-bot serve` did not answer GET /healthz with 200 within "
-                    f"{timeout:.0f} s; its log below says why."
-                )
-            time.sleep(0.05)
-
-    def health(self) -> int | None:
-        """The status of GET /healthz, or None when the app does not answer."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            conn.request("GET", "/healthz")
-            response = conn.getresponse()
-            response.read()
-            return response.status
-        except OSError:
-            return None
-        finally:
-            conn.close()
-
     def app_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.app.running()
 
     def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.poll()
+        return self.app.exit_code()
 
     def log_tail(self, lines: int = 25) -> str:
         try:
@@ -228,18 +191,9 @@ class Stage:
         return self.secrets.redact("\n".join(tail)) if tail else "(the log is empty)"
 
     def stop_app(self) -> None:
-        """SIGTERM, as a process manager would: gunicorn finishes in-flight requests."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self.process = None
+        """SIGTERM to the app alone, as a process manager would: gunicorn finishes in-flight
+        requests."""
+        self.app.stop(group=False)
 
     def close(self) -> None:
         """Stop the app, then the stand-ins; safe to call twice."""

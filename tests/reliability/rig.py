@@ -11,15 +11,10 @@ Slack and one stand-in provider, with what the scenario harness lacks for fault 
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import io
 import json
 import os
-import signal
-import subprocess
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,18 +23,17 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-import yaml
-from PIL import Image
 
 import bot
 from bot import ids
 from bot.sandbox.driver import DriverResponse, SlackDriver
+from bot.sandbox.images import png
+from bot.sandbox.launch import AppProcess, wait_until
 from bot.sandbox.provider import ProviderStandIn
-from bot.sandbox.serving import serve_command
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, SendState, Store, callbacks, sends
 from tests.conftest import SECRETS, config_dict
-from tests.scenarios.harness import buttons, free_port, text_of
+from tests.scenarios.harness import buttons, text_of
 
 # The tree whose `bot` package this process imported: the subprocesses run the same code.
 ROOT = Path(bot.__file__).resolve().parent.parent
@@ -57,24 +51,6 @@ FAST_WHATSAPP: dict[str, Any] = {
 }
 
 T = TypeVar("T")
-
-
-def png(size: tuple[int, int] = (48, 32), colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
-    """Poll until `predicate()` is truthy and return it; AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not within {timeout} s: {what or predicate}")
-        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
@@ -175,94 +151,37 @@ def replay(driver: SlackDriver, built: Built, retry_num: int | None = None) -> D
     return driver.raw_post(built.body, headers, sent=built.sent)
 
 
-class Instance:
+class Instance(AppProcess):
     """One `whatsapp-bot serve` process (gunicorn master and worker in one process group)."""
 
     def __init__(self, rig: Rig, name: str, config: dict[str, Any]) -> None:
+        super().__init__(
+            config_path=rig.tmp_path / f"config-{name}.yaml",
+            log_path=rig.tmp_path / f"serve-{name}.log",
+            env={**os.environ, **SECRETS},
+            cwd=ROOT,
+            name=name,
+            own_group=True,
+            healthy=(200, 503),
+        )
         self.rig = rig
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.config_path = rig.tmp_path / f"config-{name}.yaml"
-        self.log_path = rig.tmp_path / f"serve-{name}.log"
         self.overrides = config
         self.write_config()
         self.driver = SlackDriver(self.url, SECRETS["SLACK_SIGNING_SECRET"], slack=rig.slack)
-        self.process: subprocess.Popen[bytes] | None = None
         self.answers: list[Answer] = []
 
     def write_config(self, **changes: Any) -> None:
         """(Re)write the config file; `changes` replace top-level keys or merge sections."""
         self.overrides = {**self.overrides, **changes}
         overrides = dict(self.overrides)
-        whatsapp = {
-            "api_url": self.rig.provider_url,
-            **FAST_WHATSAPP,
-            **overrides.pop("whatsapp", {}),
-        }
+        whatsapp = {**FAST_WHATSAPP, **overrides.pop("whatsapp", {})}
         media = {"allow_private_hosts": True, **overrides.pop("media", {})}
-        data = config_dict(
-            slack={"api_base_url": self.rig.slack.api_url},
-            whatsapp=whatsapp,
-            media=media,
-            public_base_url=self.url,
+        self.configure(
+            config_dict(whatsapp=whatsapp, media=media, **overrides),
+            slack_api_url=self.rig.slack.api_url,
+            provider_url=self.rig.provider_url,
             database_url=self.rig.database_url,
-            **overrides,
         )
-        self.config_path.write_text(yaml.safe_dump(data))
-
-    def start(self, timeout: float = 30) -> Instance:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            serve_command(self.config_path, self.port),
-            cwd=ROOT,
-            env={**os.environ, **SECRETS},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve {self.name} exited:\n{self.log()[-3000:]}")
-            with contextlib.suppress(OSError):
-                if request(self.url + "/healthz", timeout=1).status in (200, 503):
-                    return self
-            time.sleep(0.05)
-        raise RuntimeError(f"serve {self.name} did not start:\n{self.log()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no handler, no flush, no graceful shutdown."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        # a worker that outlived its master would keep the port and the database busy
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if self.process is not None:
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def call(
         self,

@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable
 
 from bot import ids
+from bot.sandbox.launch import free_port
 from bot.sandbox.provider import ProviderStandIn
 from bot.store import SendRecord, SendState
 from tests.conftest import SECRETS
 from tests.reliability import figures
 from tests.reliability.rig import CHANNEL, USER, Instance, Rig, draft_text, requests_for, wait_until
-from tests.scenarios.harness import buttons, free_port
+from tests.scenarios.harness import buttons
 
 
 def click_send(rig: Rig, app: Instance, body: str) -> SendRecord:

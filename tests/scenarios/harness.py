@@ -3,21 +3,17 @@ and the stand-in provider, all on loopback; tests talk to it only over HTTP."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
-from PIL import Image
-
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
+from bot.sandbox.images import jpeg
+from bot.sandbox.launch import AppProcess
 from bot.sandbox.provider import ProviderStandIn
-from bot.sandbox.serving import serve_command, wait_healthy
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, Store
 from tests.conftest import SECRETS, config_dict
@@ -26,18 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "C0123SUPPORT"
 USER = "U0ALICE"
 OTHER_USER = "U0BOB"
-
-
-def jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), (120, 80, 40)).save(out, format="JPEG")
-    return out.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Harness:
@@ -52,53 +36,45 @@ class Harness:
         **config: Any,
     ) -> None:
         self.tmp_path = tmp_path
-        self.request_threads = request_threads
         self.slack = SlackStandIn(bot_token=SECRETS["SLACK_BOT_TOKEN"])
         self.provider = ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"]).start()
         self.files = FileHost()
         self.coffee_url = self.files.add("coffee.jpg", jpeg(), "image/jpeg")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = AppProcess(
+            config_path=tmp_path / "config.yaml",
+            log_path=tmp_path / "serve.log",
+            env={**os.environ, **SECRETS},
+            cwd=ROOT,
+            threads=request_threads,
+        )
+        self.port = self.app.port
+        self.url = self.app.url
         self.database_url = database_url or f"sqlite:///{tmp_path / 'bot.sqlite3'}"
         data = config_dict(
-            slack={"api_base_url": self.slack.api_url},
-            whatsapp={"api_url": self.provider.notification_url, "timeout_seconds": 2},
-            public_base_url=self.url,
-            database_url=self.database_url,
+            whatsapp={"timeout_seconds": 2},
             **{"media": {"allow_private_hosts": True}, **config},
         )
-        self.config_path = tmp_path / "config.yaml"
-        self.config_path.write_text(yaml.safe_dump(data))
-        self.log_path = tmp_path / "serve.log"
+        self.app.configure(
+            data,
+            slack_api_url=self.slack.api_url,
+            provider_url=self.provider.notification_url,
+            database_url=self.database_url,
+        )
+        self.config_path = self.app.config_path
+        self.log_path = self.app.log_path
         self.driver = SlackDriver(self.url, SECRETS["SLACK_SIGNING_SECRET"], slack=self.slack)
-        self.process: subprocess.Popen[bytes] | None = None
         self._store: Store | None = None
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.app.process
+
     def start(self) -> Harness:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            serve_command(self.config_path, self.port, threads=self.request_threads),
-            cwd=ROOT,
-            env={**os.environ, **SECRETS},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_healthy()
+        self.app.start()
         return self
 
-    def _wait_healthy(self) -> None:
-        assert self.process is not None
-        wait_healthy(self.url, self.process, self.log)
-
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
+        self.app.stop(sig)
 
     def restart(self) -> None:
         self.stop()
@@ -113,7 +89,7 @@ class Harness:
         self.files.stop()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.app.log()
 
     # reading what happened
 

@@ -9,11 +9,8 @@ done twice.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -22,74 +19,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from PIL import Image
 
 from bot import ids
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
+from bot.sandbox.images import jpeg, png
+from bot.sandbox.launch import AppProcess
 from bot.sandbox.provider import ProviderStandIn
-from bot.sandbox.serving import serve_command, wait_healthy
 from bot.sandbox.slack import SlackStandIn
 from bot.store import SendRecord, SendState, Store, callbacks, sends
 from tests.conftest import SECRETS, config_dict, reset_postgres
-from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, free_port, jpeg, text_of
+from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Instance:
+class Instance(AppProcess):
     """One `serve` process (own port, own config file) in a process group of its own."""
 
     def __init__(self, name: str, tmp_path: Path, database_url: str, shared: Shared) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        data = config_dict(
-            slack={"api_base_url": shared.slack.api_url},
-            whatsapp={"api_url": shared.provider.notification_url, "timeout_seconds": 5},
-            public_base_url=self.url,
-            database_url=database_url,
-            media={"allow_private_hosts": True},
+        super().__init__(
+            config_path=tmp_path / f"config-{name}.yaml",
+            log_path=tmp_path / f"serve-{name}.log",
+            env={**os.environ, **SECRETS},
+            cwd=ROOT,
+            name=name,
+            own_group=True,  # killed with its workers
         )
-        self.config_path = tmp_path / f"config-{name}.yaml"
-        self.config_path.write_text(yaml.safe_dump(data))
-        self.log_path = tmp_path / f"serve-{name}.log"
+        self.configure(
+            config_dict(whatsapp={"timeout_seconds": 5}),
+            slack_api_url=shared.slack.api_url,
+            provider_url=shared.provider.notification_url,
+            database_url=database_url,
+        )
         self.driver = SlackDriver(self.url, SECRETS["SLACK_SIGNING_SECRET"], slack=shared.slack)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                serve_command(self.config_path, self.port),
-                cwd=ROOT,
-                env={**os.environ, **SECRETS},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: killed with its workers
-            )
-
-    def wait_healthy(self) -> None:
-        assert self.process is not None
-        wait_healthy(self.url, self.process, self.log, name=self.name)
-
-    def kill(self) -> None:
-        """SIGKILL to the master and its workers at once: a crash, nothing cleaned up."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.process = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
 
 
 class Shared:
@@ -122,8 +85,8 @@ def pair(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Instance, Instance
     first = Instance("a", tmp_path, postgres_url, shared)
     second = Instance("b", tmp_path, postgres_url, shared)
     try:
-        first.start()
-        second.start()
+        first.start(wait=False)
+        second.start(wait=False)
         first.wait_healthy()
         second.wait_healthy()
         yield first, second, shared
@@ -131,12 +94,6 @@ def pair(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Instance, Instance
         first.stop()
         second.stop()
         shared.close()
-
-
-def png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, format="PNG")
-    return out.getvalue()
 
 
 def fetch(url: str) -> tuple[int, str | None, bytes]:
@@ -246,7 +203,7 @@ def test_two_instances_share_one_database_and_survive_a_crash(
         wait_thread(slack, store, first.id, "Status: *DELIVERED*")
 
         # 2. A file shared (the event reaches B), its offer's Send clicked on A.
-        image = png()
+        image = png(64, 48)
         shared_file = b.driver.file_share(
             "parcel.png", image, user=USER, channel=CHANNEL, text="Your parcel arrived"
         )
