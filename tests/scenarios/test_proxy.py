@@ -15,9 +15,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +27,10 @@ import pytest
 
 from bot.media import links
 from bot.sandbox.driver import SlackDriver
-from bot.sandbox.serving import wait_healthy
+from bot.sandbox.launch import AppProcess, free_port
 from bot.store import utcnow
 from tests.conftest import SECRETS
-from tests.scenarios.harness import CHANNEL, ROOT, USER, Harness, free_port
+from tests.scenarios.harness import CHANNEL, ROOT, USER, Harness
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 pytestmark = pytest.mark.skipif(
@@ -106,34 +104,26 @@ class Nginx:
             f"    include {site};\n"
             "}\n"
         )
-        self.process: subprocess.Popen[bytes] | None = None
+        assert NGINX is not None
+        self.process = AppProcess(
+            log_path=self.log_path,
+            env=os.environ,
+            cwd=prefix,
+            port=self.port,
+            name="nginx",
+            own_group=True,  # its workers with it, should it have to be killed
+            command=[NGINX, "-p", str(prefix), "-c", str(self.conf), "-g", "daemon off;"],
+        )
 
     def start(self) -> Nginx:
-        assert NGINX is not None
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its workers with it, should it have to be killed
-            )
-        wait_healthy(self.url, self.process, self.log, name="nginx")
+        self.process.start()
         return self
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()  # nginx's fast shutdown: workers stop, then the master
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        self.process = None
+        self.process.stop()  # SIGTERM: nginx's fast shutdown, workers then the master
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.process.log()
 
 
 class SlowClients:
