@@ -274,7 +274,7 @@ def write_config(
 
 
 def load_config(path: Path) -> Any:
-    from bot.config import load_config as load
+    from bot.core.config import load_config as load
 
     return load(path, SECRETS)
 
@@ -690,7 +690,7 @@ def _bare_bolt(slack_api: str, *, sync: bool = False) -> Callable[..., Iterable[
     from slack_bolt.request import BoltRequest
     from slack_sdk import WebClient
 
-    from bot import ids
+    from bot.core import ids
     from bot.web import MAX_SLACK_BODY, read_body
 
     bolt = App(

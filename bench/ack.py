@@ -30,7 +30,7 @@ from typing import Any
 import _common as c
 import sqlalchemy as sa
 
-from bot import ids
+from bot.core import ids
 
 GOAL_RATIO = 1.25
 GOAL_MAX_SECONDS = 1.0

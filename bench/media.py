@@ -115,8 +115,8 @@ def fetch_for(url: str, data: bytes, concurrency: int, seconds: float) -> Fetche
 def keep(config_path: Path, data: bytes, name: str) -> str:
     """Keep `data` as a Slack file would be, with the app's MediaService; its link."""
     from bot.media.checks import inspect_media
-    from bot.media.service import MediaService
     from bot.store import Store
+    from bot.usecases.media import MediaService
 
     config = c.load_config(config_path)
     store = Store.from_url(config.database_url)

@@ -29,7 +29,7 @@ from typing import Any
 
 import _common as c
 
-from bot import ids
+from bot.core import ids
 
 USER = "U0BENCHSEND"
 
@@ -54,8 +54,8 @@ class Phase:
 
 
 def make_drafts(config_path: Path, coffee_url: str, count: int) -> list[str]:
-    from bot.sending import SendService
     from bot.store import Store
+    from bot.usecases.sending import SendService
     from bot.whatsapp.client import ProviderClient
     from bot.whatsapp.payloads import Message, MessageKind
 

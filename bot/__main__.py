@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from bot import config as config_module
-from bot.config import Config, ConfigError
-from bot.sending import SendRefused, SendService
+from bot.core import config as config_module
+from bot.core.config import Config, ConfigError
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
 from bot.store import SendRecord, Store
+from bot.usecases.sending import SendRefused, SendService
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 
@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
 
 
 def cmd_manifest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from bot.manifest import EXAMPLE_BASE_URL, render
+    from bot.slack.manifest import EXAMPLE_BASE_URL, render
 
     base = args.base_url or EXAMPLE_BASE_URL
     if not base.startswith(("https://", "http://")):

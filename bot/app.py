@@ -11,19 +11,19 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot.config import Config
-from bot.delivery import Deliveries
-from bot.fileshare import FileShares
-from bot.groups import GroupSends
-from bot.home import HomeTabs
-from bot.intake import StatusIntake
-from bot.listeners import actions, commands, events, views
-from bot.media.service import MediaService
-from bot.render import ThreadRenderer
-from bot.sending import SendService
+from bot.core.config import Config
 from bot.services import Services
+from bot.slack.listeners import actions, commands, events, views
 from bot.store import Store
-from bot.usernames import UserNames
+from bot.usecases.delivery import Deliveries
+from bot.usecases.fileshare import FileShares
+from bot.usecases.groups import GroupSends
+from bot.usecases.home import HomeTabs
+from bot.usecases.intake import StatusIntake
+from bot.usecases.media import MediaService
+from bot.usecases.render import ThreadRenderer
+from bot.usecases.sending import SendService
+from bot.usecases.usernames import UserNames
 from bot.web import WebApp
 from bot.whatsapp.client import ProviderClient
 

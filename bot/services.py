@@ -12,17 +12,17 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.config import Config
-from bot.delivery import Deliveries
-from bot.fileshare import FileShares
-from bot.groups import GroupSends
-from bot.home import HomeTabs
-from bot.intake import StatusIntake
-from bot.media.service import MediaService
-from bot.render import ThreadRenderer
-from bot.sending import SendService
+from bot.core.config import Config
 from bot.store import Store
-from bot.usernames import UserNames
+from bot.usecases.delivery import Deliveries
+from bot.usecases.fileshare import FileShares
+from bot.usecases.groups import GroupSends
+from bot.usecases.home import HomeTabs
+from bot.usecases.intake import StatusIntake
+from bot.usecases.media import MediaService
+from bot.usecases.render import ThreadRenderer
+from bot.usecases.sending import SendService
+from bot.usecases.usernames import UserNames
 from bot.whatsapp.client import ProviderClient
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.config import Config, parse_config
+from bot.core.config import Config, parse_config
 from bot.store import Store, metadata
 
 SECRETS = {

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import (
+from bot.core.slacktext import decode
+from bot.slack.commands import (
     CommandError,
     HelpRequest,
     SendRequest,
@@ -10,7 +11,6 @@ from bot.commands import (
     kind_from_url,
     parse,
 )
-from bot.slacktext import decode
 from bot.whatsapp.payloads import MessageKind
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import ConfigError, load_config, parse_config, parse_config_text, summary
+from bot.core.config import ConfigError, load_config, parse_config, parse_config_text, summary
 from tests.conftest import SECRETS, config_dict
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot import blocks, clicks
+from bot import blocks
 from bot.blocks import SlackMessage
-from bot.config import Sender
+from bot.core.config import Sender
 from bot.media.remote import RemoteMedia
+from bot.slack import clicks
 from bot.store import BatchRecord, SendRecord, SendState, SendSummary, StatusRow
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

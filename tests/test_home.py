@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from bot.blocks import MAX_VIEW_BLOCKS, home
-from bot.config import Sender
+from bot.core.config import Sender
 from bot.store import SendRecord, SendState
 
 SUPPORT = Sender("support", "15550001111", "Support")

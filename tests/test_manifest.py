@@ -8,7 +8,7 @@ import jsonschema
 import yaml
 
 from bot.__main__ import main
-from bot.manifest import manifest, render
+from bot.slack.manifest import manifest, render
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads(

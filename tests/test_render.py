@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk import WebClient
 
-from bot.render import ThreadRenderer
 from bot.sandbox.slack import SlackStandIn
 from bot.store import Lease, Store
+from bot.usecases.render import ThreadRenderer
 from tests.conftest import make_config
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import Config
+from bot.core.config import Config
 from bot.sandbox.launch import free_port
 from bot.sandbox.provider import ProviderStandIn
-from bot.sending import SendService
 from bot.store import SendState, Store
+from bot.usecases.sending import SendService
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind
 from tests.conftest import SECRETS, make_config

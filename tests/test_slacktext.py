@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slacktext import decode, unescape
+from bot.core.slacktext import decode, unescape
 
 PEOPLE = {"U0ALICE": "Alice", "W0CAROL": "Carol Díaz"}
 

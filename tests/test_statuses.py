@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.statuses import FAILURE_RANK, UNKNOWN_RANK, describe
+from bot.core.statuses import FAILURE_RANK, UNKNOWN_RANK, describe
 
 
 def test_progress_order() -> None:

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.sandbox.slack import DEFAULT_BOT_TOKEN, SlackStandIn
-from bot.usernames import UserNames, name_of
+from bot.usecases.usernames import UserNames, name_of
 
 
 class Clock:

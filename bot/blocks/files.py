@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import ids
 from bot.blocks.sends import confirmation_closed
 from bot.blocks.text import (
     Block,
@@ -18,8 +17,9 @@ from bot.blocks.text import (
     section,
     size_text,
 )
-from bot.config.model import Sender
-from bot.records import SendRecord
+from bot.core import ids
+from bot.core.config.model import Sender
+from bot.core.records import SendRecord
 
 # --- files shared in Slack -------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import ids, statuses
 from bot.blocks.sends import KIND_EMOJI, content_lines, outcome_reply, what
 from bot.blocks.text import SlackMessage, button, context, esc, mention, section
-from bot.config.model import Sender
-from bot.records import BatchRecord, SendRecord, SendState, StatusRow
+from bot.core import ids, statuses
+from bot.core.config.model import Sender
+from bot.core.records import BatchRecord, SendRecord, SendState, StatusRow
 from bot.whatsapp.payloads import MessageKind
 
 # --- group sends ------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot import statuses
 from bot.blocks.text import Block, context, esc, section, slack_date
-from bot.config.model import Sender
-from bot.records import SendState, SendSummary
+from bot.core import statuses
+from bot.core.config.model import Sender
+from bot.core.records import SendState, SendSummary
 
 # --- App Home --------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot import ids, statuses
 from bot.blocks.text import (
     SlackMessage,
     button,
@@ -18,9 +17,10 @@ from bot.blocks.text import (
     size_text,
     slack_date,
 )
-from bot.commands import EXAMPLES, STATUS_EXAMPLE
-from bot.config.model import Sender
-from bot.records import SendRecord, SendState, StatusRow
+from bot.core import ids, statuses
+from bot.core.config.model import Sender
+from bot.core.records import SendRecord, SendState, StatusRow
+from bot.slack.commands import EXAMPLES, STATUS_EXAMPLE
 from bot.whatsapp.payloads import MessageKind
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot import ids
+from bot.core import ids
 from bot.demo.feed import Feed
 from bot.demo.samples import invoice_pdf
 from bot.demo.show import Console, Readable

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import Enum
 
-from bot import tokens
+from bot.core import tokens
 
 PURPOSE = "media"
 

@@ -6,7 +6,7 @@ read takes; `status_updates` records callbacks and statuses, each engine's path 
 `store` holds the operations. The records themselves are in `bot.records`.
 """
 
-from bot.records import (
+from bot.core.records import (
     BatchRecord,
     CallbackTaken,
     Lease,

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from bot.records import SendState, SendSummary
+from bot.core.records import SendState, SendSummary
 from bot.store.schema import TIMESTAMP, batches, home_views, sends, statuses
 
 SEND_CHANGED = {"version": sends.c.version + 1, "dirty": True}

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.records import CallbackTaken, Lease, StatusChange, aware, utcnow
+from bot.core.records import CallbackTaken, Lease, StatusChange, aware, utcnow
 from bot.store.schema import TIMESTAMP, batches, callbacks, sends, statuses
 from bot.store.statements import (
     BATCH_CHANGED,

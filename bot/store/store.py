@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from bot.records import (
+from bot.core.records import (
     BatchRecord,
     CallbackTaken,
     MediaRecord,

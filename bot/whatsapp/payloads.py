@@ -12,8 +12,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import phones
-from bot.config import CallbacksFormat, RecipientFormat
+from bot.core import phones
+from bot.core.config import CallbacksFormat, RecipientFormat
 
 MAX_TEXT_CHARS = 1024
 MAX_CAPTION_CHARS = 1024

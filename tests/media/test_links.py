@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.media.checks import MediaInfo, MediaKind
 from bot.media.links import LinkCheck, check, issue
-from bot.media.service import MediaService
 from bot.store import Store
+from bot.usecases.media import MediaService
 from tests.conftest import make_config
 
 SECRET = "a-secret-of-some-length-0123456789"

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 import bot
-from bot import ids
+from bot.core import ids
 from bot.sandbox.driver import DriverResponse, SlackDriver
 from bot.sandbox.images import png
 from bot.sandbox.launch import AppProcess, wait_until

@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bot import ids, tokens
-from bot.sending import CALLBACK_PURPOSE
+from bot.core import ids, tokens
 from bot.store import SendRecord, SendState
+from bot.usecases.sending import CALLBACK_PURPOSE
 from tests.conftest import SECRETS
 from tests.reliability import figures
 from tests.reliability.conftest import fresh_postgres

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from bot import ids
 from bot.app import create_app
-from bot.config import load_config
-from bot.sending import SendService
+from bot.core import ids
+from bot.core.config import load_config
 from bot.store import SendRecord, SendState
+from bot.usecases.sending import SendService
 from tests.conftest import SECRETS
 from tests.reliability import figures
 from tests.reliability.rig import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot import ids
+from bot.core import ids
 from bot.sandbox.driver import DriverResponse
 from bot.store import SendState
 from tests.reliability import figures

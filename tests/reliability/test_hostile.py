@@ -25,10 +25,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot import commands, ids, tokens
+from bot.core import ids, tokens
 from bot.sandbox.driver import sign
-from bot.sending import CALLBACK_PURPOSE
+from bot.slack import commands
 from bot.store import SendState
+from bot.usecases.sending import CALLBACK_PURPOSE
 from bot.whatsapp.callbacks import Callback, CallbackInvalid, parse_callback
 from tests.conftest import SECRETS
 from tests.reliability import figures

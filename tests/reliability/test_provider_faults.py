@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot import ids
+from bot.core import ids
 from bot.sandbox.launch import free_port
 from bot.sandbox.provider import ProviderStandIn
 from bot.store import SendRecord, SendState

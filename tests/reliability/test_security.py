@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot import ids
+from bot.core import ids
 from bot.store import SendState, metadata
 from tests.conftest import SECRETS
 from tests.reliability import figures

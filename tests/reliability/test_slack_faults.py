@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot import ids
+from bot.core import ids
 from bot.store import SendState
 from tests.reliability import figures
 from tests.reliability.rig import CHANNEL, USER, Rig, draft_text, fire_together, requests_for

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.statuses import describe
+from bot.core.statuses import describe
 from bot.store import Store
 from tests.reliability import figures
 from tests.reliability.conftest import fresh_postgres

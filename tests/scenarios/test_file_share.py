@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot import ids
+from bot.core import ids
 from bot.store import SendState
 from tests.media import builders
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness, buttons, text_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import ids
+from bot.core import ids
 from tests.scenarios.harness import CHANNEL, USER, Harness, buttons, text_of
 
 DRIVERS = [f"+5730012345{n:02d}" for n in range(12)]

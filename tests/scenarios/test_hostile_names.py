@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot import ids
+from bot.core import ids
 from tests.scenarios import test_file_share as shares
 from tests.scenarios.harness import CHANNEL, USER, Harness, buttons
 

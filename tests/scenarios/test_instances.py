@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot import ids
+from bot.core import ids
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.images import jpeg, png

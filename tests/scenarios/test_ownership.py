@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot import ids
+from bot.core import ids
 from bot.store import SendRecord, SendState, sends
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness
 from tests.scenarios.test_file_share import choice, png

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import ids
+from bot.core import ids
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness, text_of
 from tests.scenarios.test_file_share import choice, png, share, wait_in_thread
 

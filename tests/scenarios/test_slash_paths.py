@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import ids
+from bot.core import ids
 from bot.store import SendState
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness, buttons, text_of
 from tests.scenarios.test_slash_send import command, confirm_and_send

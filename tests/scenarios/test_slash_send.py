@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from bot import ids
+from bot.core import ids
 from tests.scenarios.harness import CHANNEL, USER, Harness, buttons, text_of
 
 

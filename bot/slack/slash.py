@@ -6,8 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot import access, blocks, commands
-from bot.commands import (
+from bot import blocks
+from bot.core import access
+from bot.media import remote
+from bot.media.checks import MediaKind
+from bot.media.remote import MediaUrlRefused, RemoteMedia
+from bot.services import Services
+from bot.slack import commands
+from bot.slack.commands import (
     EXAMPLES,
     STATUS_EXAMPLE,
     UNKNOWN_KIND,
@@ -15,11 +21,7 @@ from bot.commands import (
     SendRequest,
     place_rest,
 )
-from bot.media import remote
-from bot.media.checks import MediaKind
-from bot.media.remote import MediaUrlRefused, RemoteMedia
-from bot.sending import SendRefused, SendService
-from bot.services import Services
+from bot.usecases.sending import SendRefused, SendService
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 
 

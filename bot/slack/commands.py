@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from bot import slacktext
-from bot.phones import EXAMPLE_NUMBER, looks_like_number
+from bot.core import slacktext
+from bot.core.phones import EXAMPLE_NUMBER, looks_like_number
 from bot.whatsapp.payloads import MessageKind
 
 COMMAND = "/whatsapp"

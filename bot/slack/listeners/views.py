@@ -7,8 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import blocks, fileflow, ids
+from bot import blocks
+from bot.core import ids
 from bot.services import Services
+from bot.slack import fileflow
 
 
 def register(app: App, services: Services) -> None:

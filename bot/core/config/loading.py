@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from bot.config.model import Config, ConfigError, Problem
-from bot.config.reading import Reader, join
+from bot.core.config.model import Config, ConfigError, Problem
+from bot.core.config.reading import Reader, join
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

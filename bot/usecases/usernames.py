@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import slacktext
+from bot.core import slacktext
 
 logger = logging.getLogger(__name__)
 

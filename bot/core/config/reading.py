@@ -8,8 +8,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import phones
-from bot.config.model import (
+from bot.core import phones
+from bot.core.config.model import (
     DEFAULT_DATABASE_URL,
     DEFAULT_SLACK_API_URL,
     AccessConfig,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot import phones, tokens
-from bot.config import Config, Sender
+from bot.core import phones, tokens
+from bot.core.config import Config, Sender
 from bot.store import SendRecord, SendState, SendSummary, StatusRow, Store, utcnow
 from bot.whatsapp.client import (
     ProviderClient,

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bot import ids
+from bot.core import ids
 
 EXAMPLE_BASE_URL = "https://bot.example.com"
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackClientError
 
-from bot.config import Sender
-from bot.fileshare import GROUP_PREFIX
-from bot.groups import GroupSends
-from bot.render import ThreadRenderer
-from bot.sending import SendService
+from bot.core.config import Sender
 from bot.store import SendRecord
+from bot.usecases.fileshare import GROUP_PREFIX
+from bot.usecases.groups import GroupSends
+from bot.usecases.render import ThreadRenderer
+from bot.usecases.sending import SendService
 from bot.whatsapp.payloads import Message, MessageKind
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot import blocks
-from bot.config import Config, Sender
-from bot.sending import SendService
+from bot.core.config import Config, Sender
 from bot.store import Store, utcnow
+from bot.usecases.sending import SendService
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config.model import Config
+from bot.core.config.model import Config
 
 
 def redact_database_url(url: str) -> str:

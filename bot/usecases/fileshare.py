@@ -15,14 +15,15 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot import access, blocks, tokens
-from bot.config import ChannelPolicy, Config, Sender
+from bot import blocks
+from bot.core import access, tokens
+from bot.core.config import ChannelPolicy, Config, Sender
 from bot.media import slackfiles
 from bot.media.checks import MAX_MEDIA_BYTES, MediaInfo, MediaKind, MediaRefused, inspect_media
-from bot.media.service import MediaService
-from bot.sending import CALLBACK_PURPOSE, SendRefused, SendService
 from bot.store import MediaRecord, SendRecord, Store
-from bot.usernames import UserNames
+from bot.usecases.media import MediaService
+from bot.usecases.sending import CALLBACK_PURPOSE, SendRefused, SendService
+from bot.usecases.usernames import UserNames
 from bot.whatsapp.payloads import MAX_CAPTION_CHARS, PayloadError, new_external_id
 
 logger = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.config import Sender
-from bot.render import ThreadRenderer
-from bot.sending import SendService
+from bot.core.config import Sender
 from bot.store import BatchRecord, SendRecord, SendState
+from bot.usecases.render import ThreadRenderer
+from bot.usecases.sending import SendService
 from bot.whatsapp.payloads import Message, PayloadError
 
 logger = logging.getLogger(__name__)

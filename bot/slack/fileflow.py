@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bot import access, blocks, ids
-from bot.config import Sender
-from bot.delivery import Choice
-from bot.fileshare import Refusal, modal_metadata, send_id_from_metadata
-from bot.sending import SendRefused
+from bot import blocks
+from bot.core import access, ids
+from bot.core.config import Sender
 from bot.services import Services
 from bot.store import SendRecord, SendState
+from bot.usecases.delivery import Choice
+from bot.usecases.fileshare import Refusal, modal_metadata, send_id_from_metadata
+from bot.usecases.sending import SendRefused
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot import access, blocks
-from bot.sending import SendRefused
+from bot import blocks
+from bot.core import access
 from bot.store import BatchRecord, SendRecord, SendState
+from bot.usecases.sending import SendRefused
 
 if TYPE_CHECKING:
     from bot.services import Services

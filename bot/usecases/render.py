@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import blocks, statuses
-from bot.config import Config, Sender
-from bot.delayed import DelayedCalls
+from bot import blocks
+from bot.core import statuses
+from bot.core.config import Config, Sender
 from bot.store import (
     BatchRecord,
     Lease,
@@ -34,6 +34,7 @@ from bot.store import (
     batches,
     utcnow,
 )
+from bot.usecases.delayed import DelayedCalls
 
 logger = logging.getLogger(__name__)
 

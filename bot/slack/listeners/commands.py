@@ -6,8 +6,9 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot import ids, slash
+from bot.core import ids
 from bot.services import Services
+from bot.slack import slash
 
 
 def register(app: App, services: Services) -> None:

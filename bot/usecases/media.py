@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config import Config
+from bot.core.config import Config
 from bot.media import links
 from bot.media.checks import MediaInfo
 from bot.store import MediaRecord, Store, utcnow

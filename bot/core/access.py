@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 
-from bot.config import Config
-from bot.sending import SendRefused
+from bot.core.config import Config
 from bot.store import SendRecord
+from bot.usecases.sending import SendRefused
 
 
 def check(config: Config, *, channel_id: str | None, user_id: str | None) -> None:

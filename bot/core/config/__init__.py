@@ -5,8 +5,8 @@ in `model` (importing them loads neither YAML nor the database library), loading
 validation in `reading`, and what `check-config` prints in `summary`.
 """
 
-from bot.config.loading import load_config, parse_config, parse_config_text
-from bot.config.model import (
+from bot.core.config.loading import load_config, parse_config, parse_config_text
+from bot.core.config.model import (
     DEFAULT_DATABASE_URL,
     DEFAULT_SLACK_API_URL,
     AccessConfig,
@@ -21,7 +21,7 @@ from bot.config.model import (
     SlackConfig,
     WhatsAppConfig,
 )
-from bot.config.summary import redact_database_url, summary
+from bot.core.config.summary import redact_database_url, summary
 
 __all__ = [
     "DEFAULT_DATABASE_URL",

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import statuses, tokens
-from bot.config import Config
-from bot.render import ThreadRenderer
-from bot.sending import CALLBACK_PURPOSE
+from bot.core import statuses, tokens
+from bot.core.config import Config
 from bot.store import Store
+from bot.usecases.render import ThreadRenderer
+from bot.usecases.sending import CALLBACK_PURPOSE
 from bot.whatsapp.callbacks import CallbackInvalid, parse_callback
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,9 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot import clicks, ids
+from bot.core import ids
 from bot.services import Services
+from bot.slack import clicks
 
 
 def register(app: App, services: Services) -> None:
