@@ -12,7 +12,6 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.core.config import Config
-from bot.services import Services
 from bot.slack.listeners import actions, commands, events, views
 from bot.store import Store
 from bot.usecases.delivery import Deliveries
@@ -23,6 +22,7 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
+from bot.usecases.services import Services
 from bot.usecases.usernames import UserNames
 from bot.web import WebApp
 from bot.whatsapp.client import ProviderClient

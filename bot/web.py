@@ -17,8 +17,8 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.services import Services
 from bot.usecases.sending import PROVIDER_AUTH_FLAG
+from bot.usecases.services import Services
 
 logger = logging.getLogger(__name__)
 

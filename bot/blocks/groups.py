@@ -8,8 +8,7 @@ from bot.blocks.sends import KIND_EMOJI, content_lines, outcome_reply, what
 from bot.blocks.text import SlackMessage, button, context, esc, mention, section
 from bot.core import ids, statuses
 from bot.core.config.model import Sender
-from bot.core.records import BatchRecord, SendRecord, SendState, StatusRow
-from bot.whatsapp.payloads import MessageKind
+from bot.core.records import BatchRecord, MessageKind, SendRecord, SendState, StatusRow
 
 # --- group sends ------------------------------------------------------------------------------
 

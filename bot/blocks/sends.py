@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from bot.blocks.examples import EXAMPLES, STATUS_EXAMPLE
 from bot.blocks.text import (
     SlackMessage,
     button,
@@ -19,12 +20,18 @@ from bot.blocks.text import (
 )
 from bot.core import ids, statuses
 from bot.core.config.model import Sender
-from bot.core.records import SendRecord, SendState, StatusRow
-from bot.slack.commands import EXAMPLES, STATUS_EXAMPLE
-from bot.whatsapp.payloads import MessageKind
+from bot.core.records import MessageKind, SendRecord, SendState, StatusRow
 
-if TYPE_CHECKING:
-    from bot.media.remote import RemoteMedia
+
+class CheckedMedia(Protocol):
+    """What a media URL was found to serve (`bot.media.remote.RemoteMedia`)."""
+
+    @property
+    def content_type(self) -> str | None: ...
+
+    @property
+    def size(self) -> int | None: ...
+
 
 KIND_EMOJI = {
     MessageKind.IMAGE: ":frame_with_picture:",
@@ -65,7 +72,7 @@ def confirmation(
     sender: Sender,
     *,
     recipient_label: str | None = None,
-    checked: RemoteMedia | None = None,
+    checked: CheckedMedia | None = None,
 ) -> SlackMessage:
     """The ephemeral question: what will go to whom, with `Send` and `Cancel`."""
     kind = MessageKind(send.kind)

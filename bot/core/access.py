@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 
 from bot.core.config import Config
-from bot.store import SendRecord
-from bot.usecases.sending import SendRefused
+from bot.core.errors import SendRefused
+from bot.core.records import SendRecord
 
 
 def check(config: Config, *, channel_id: str | None, user_id: str | None) -> None:

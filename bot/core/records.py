@@ -200,3 +200,15 @@ class BatchRecord(RenderedRecord):
     thread_ts: str | None = None
     message_ts: str | None = None
     shown: str | None = None
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+
+    @property
+    def is_media(self) -> bool:
+        return self is not MessageKind.TEXT

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from bot import blocks
 from bot.core import access
-from bot.store import BatchRecord, SendRecord, SendState
+from bot.core.records import BatchRecord, SendRecord, SendState
 from bot.usecases.sending import SendRefused
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.usecases.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -16,28 +16,15 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from bot.blocks.examples import COMMAND, EXAMPLE_URL, EXAMPLES, STATUS_EXAMPLE
 from bot.core import slacktext
 from bot.core.phones import EXAMPLE_NUMBER, looks_like_number
 from bot.whatsapp.payloads import MessageKind
-
-COMMAND = "/whatsapp"
-EXAMPLE_URL = "https://example.com/photo.jpg"
 
 UNKNOWN_KIND = (
     "I can't tell whether `{url}` is an image, video, audio or document. Say which before the "
     "recipient."
 )
-
-EXAMPLES = {
-    MessageKind.IMAGE: f"{COMMAND} image {EXAMPLE_NUMBER} {EXAMPLE_URL} The best coffee in town!",
-    MessageKind.VIDEO: f"{COMMAND} video {EXAMPLE_NUMBER} https://example.com/clip.mp4",
-    MessageKind.AUDIO: f"{COMMAND} audio {EXAMPLE_NUMBER} https://example.com/note.mp3",
-    MessageKind.DOCUMENT: (
-        f"{COMMAND} document {EXAMPLE_NUMBER} https://example.com/files/123 invoice-1042.pdf"
-    ),
-    MessageKind.TEXT: f"{COMMAND} text {EXAMPLE_NUMBER} Your parcel is on its way",
-}
-STATUS_EXAMPLE = f"{COMMAND} status 077da1d0-e089-487e-aed0-59534ba2d9f5"
 
 _EXTENSIONS = {
     ".jpg": MessageKind.IMAGE,

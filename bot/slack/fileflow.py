@@ -9,11 +9,11 @@ from typing import Any
 from bot import blocks
 from bot.core import access, ids
 from bot.core.config import Sender
-from bot.services import Services
-from bot.store import SendRecord, SendState
+from bot.core.records import SendRecord, SendState
 from bot.usecases.delivery import Choice
 from bot.usecases.fileshare import Refusal, modal_metadata, send_id_from_metadata
 from bot.usecases.sending import SendRefused
+from bot.usecases.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -7,21 +7,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import blocks
+from bot.blocks.examples import EXAMPLES, STATUS_EXAMPLE
 from bot.core import access
 from bot.media import remote
 from bot.media.checks import MediaKind
 from bot.media.remote import MediaUrlRefused, RemoteMedia
-from bot.services import Services
 from bot.slack import commands
 from bot.slack.commands import (
-    EXAMPLES,
-    STATUS_EXAMPLE,
     UNKNOWN_KIND,
     CommandError,
     SendRequest,
     place_rest,
 )
 from bot.usecases.sending import SendRefused, SendService
+from bot.usecases.services import Services
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.core import phones, tokens
 from bot.core.config import Config, Sender
+from bot.core.errors import SendRefused as SendRefused
 from bot.store import SendRecord, SendState, SendSummary, StatusRow, Store, utcnow
 from bot.whatsapp.client import (
     ProviderClient,
@@ -34,10 +35,6 @@ CONNECT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 HEARTBEAT_SECONDS = 5.0
 GROUP_ABANDONED_AFTER = 30 * 60.0
 PROVIDER_AUTH_FLAG = "provider_auth_failed"
-
-
-class SendRefused(ValueError):
-    """A send that may not be made, with the reason for the person asking."""
 
 
 @dataclass(frozen=True)

@@ -8,28 +8,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.core import phones
 from bot.core.config import CallbacksFormat, RecipientFormat
+from bot.core.records import MessageKind as MessageKind
 
 MAX_TEXT_CHARS = 1024
 MAX_CAPTION_CHARS = 1024
 MAX_URL_CHARS = 2048
-
-
-class MessageKind(StrEnum):
-    TEXT = "text"
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
-
-    @property
-    def is_media(self) -> bool:
-        return self is not MessageKind.TEXT
 
 
 class PayloadError(ValueError):

@@ -6,12 +6,26 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from bot.sandbox.provider.records import ProviderState, RecordedRequest, _reason
 
-if TYPE_CHECKING:
-    from bot.sandbox.provider.api import _Handler
+
+class _Handler(Protocol):
+    """The request handler a fault answers through (`api._Handler`)."""
+
+    close_connection: bool
+
+    def respond(
+        self,
+        record: RecordedRequest,
+        status: int,
+        payload: object,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None: ...
+
 
 FAULT_KINDS: Final = frozenset(
     {"429", "500", "503", "400", "401", "403", "hang", "drop", "garbage", "no_transaction_id"}

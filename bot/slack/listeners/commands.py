@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.core import ids
-from bot.services import Services
 from bot.slack import slash
+from bot.usecases.services import Services
 
 
 def register(app: App, services: Services) -> None:

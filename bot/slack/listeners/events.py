@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.services import Services
+from bot.usecases.services import Services
 
 
 def register(app: App, services: Services) -> None:

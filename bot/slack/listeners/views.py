@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.core import ids
-from bot.services import Services
 from bot.slack import fileflow
+from bot.usecases.services import Services
 
 
 def register(app: App, services: Services) -> None:
