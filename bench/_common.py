@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks; `make bench` runs this file too, and then it does nothing.
 
-* :class:`Stands`: the stand-in Slack, provider and file host, run in a process of their own
+* :class:`StandInsProcess`: the stand-in Slack, provider and file host, run in a process of their own
   (a multiprocessing manager) so that their work never competes with the load generator for
   the benchmark process's GIL; the benchmark reaches them through a proxy.
 * :class:`Server`: `whatsapp-bot serve`, or a bare app under the same gunicorn settings
@@ -59,7 +59,7 @@ Json = dict[str, Any]
 # ---------------------------------------------------------------------------- stand-ins
 
 
-class Stands:
+class StandInsProcess:
     """Slack, the provider and a file host on loopback; lives in the manager's process.
 
     Only plain data crosses the process boundary: every method returns JSON-like values.
@@ -204,16 +204,16 @@ class _Manager(BaseManager):
     pass
 
 
-_Manager.register("Stands", Stands)
+_Manager.register("StandInsProcess", StandInsProcess)
 
 
 @contextlib.contextmanager
 def stands(**options: Any) -> Iterator[Any]:
-    """A proxy to :class:`Stands` running in a process of its own."""
+    """A proxy to :class:`StandInsProcess` running in a process of its own."""
     manager = _Manager()
     manager.start()
     try:
-        proxy = manager.Stands(**options)  # type: ignore[attr-defined]
+        proxy = manager.StandInsProcess(**options)  # type: ignore[attr-defined]
         try:
             yield proxy
         finally:
@@ -519,7 +519,7 @@ class BenchDriver(SlackDriver):
     def click_ephemeral(
         self, action_id: str, button: dict[str, str], *, user: str, channel: str
     ) -> Any:
-        """Click `button` (from Stands.latest_button) in an ephemeral message, as Slack does."""
+        """Click `button` (from StandInsProcess.latest_button) in an ephemeral message, as Slack does."""
         message = {
             "ts": button["ts"],
             "blocks": [
