@@ -1,8 +1,8 @@
 """Shared helpers for the benchmarks; `make bench` runs this file too, and then it does nothing.
 
-* :class:`StandInsProcess`: the stand-in Slack, provider and file host, run in a process of their own
-  (a multiprocessing manager) so that their work never competes with the load generator for
-  the benchmark process's GIL; the benchmark reaches them through a proxy.
+* :class:`StandInsProcess`: the stand-in Slack, provider and file host, run in a process of
+  their own (a multiprocessing manager) so that their work never competes with the load
+  generator for the benchmark process's GIL; the benchmark reaches them through a proxy.
 * :class:`Server`: `whatsapp-bot serve`, or a bare app under the same gunicorn settings
   (`python bench/_common.py serve-bare ...`), in a subprocess, with its workers' pids.
 * :class:`BenchDriver`: signed Slack requests whose response URLs come from the stand-in.
@@ -519,7 +519,8 @@ class BenchDriver(SlackDriver):
     def click_ephemeral(
         self, action_id: str, button: dict[str, str], *, user: str, channel: str
     ) -> Any:
-        """Click `button` (from StandInsProcess.latest_button) in an ephemeral message, as Slack does."""
+        """Click `button` (from StandInsProcess.latest_button) in an ephemeral message, as Slack
+        does."""
         message = {
             "ts": button["ts"],
             "blocks": [
