@@ -31,9 +31,15 @@ class DraftRefusal(enum.Enum):
     NOT_A_SHARED_FILE = "this modal can only send a shared file"
 
 
+# Where a file's draft came from: offered in its channel's thread when shared there, or made
+# by one person's `Send to WhatsApp` shortcut.
+OFFERED_FILE = "file"
+SHORTCUT_FILE = "shortcut"
+
+
 def is_channel_offer(send: SendRecord) -> bool:
     """A shared file offered in its channel's thread: anyone who may send there may act on it."""
-    return send.source == "file" and send.message_ts is not None
+    return send.source == OFFERED_FILE
 
 
 def draft_refusal(send: SendRecord, user_id: str) -> DraftRefusal | None:
@@ -51,7 +57,7 @@ def draft_refusal(send: SendRecord, user_id: str) -> DraftRefusal | None:
 def modal_refusal(send: SendRecord, user_id: str) -> DraftRefusal | None:
     """As `draft_refusal`, for the recipient modal: it chooses a recipient for a shared file,
     so a slash command's draft is never reachable through it."""
-    if send.source != "file":
+    if send.source not in (OFFERED_FILE, SHORTCUT_FILE):
         return DraftRefusal.NOT_A_SHARED_FILE
     return draft_refusal(send, user_id)
 

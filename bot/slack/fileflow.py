@@ -45,7 +45,7 @@ def modal_for_offer(services: Services, body: Mapping[str, Any]) -> dict[str, An
     send = services.sending.get(send_id)
     if send is None or send.state is not SendState.DRAFT:
         return blocks.modal_problem("This file was already sent or cancelled.")
-    if send.source != "file" or not access.is_channel_offer(send):
+    if not access.is_channel_offer(send):
         return blocks.modal_problem("Only a file offered in a channel can be sent from here.")
     try:
         access.check(services.config, channel_id=send.channel_id, user_id=_user(body))
@@ -79,6 +79,7 @@ def _shortcut_view(services: Services, body: Mapping[str, Any]) -> dict[str, Any
     try:
         draft = services.files.draft_from_file(
             files[0],
+            source=access.SHORTCUT_FILE,
             text=str(message.get("text") or ""),
             channel_id=channel,
             user_id=user,

@@ -153,6 +153,7 @@ class FileShares:
         sender: Sender,
         recipient: str,
         origin: str | None = None,
+        source: str = access.OFFERED_FILE,
     ) -> FileDraft:
         """Download, check and keep a Slack file, and record a draft send of it.
 
@@ -174,7 +175,7 @@ class FileShares:
             file_name = name if name.lower().endswith(".pdf") else f"{name}.pdf"
         send = self.store.add_send(
             id=new_external_id(),
-            source="file",
+            source=source,
             team_id=team_id,
             channel_id=channel_id,
             user_id=user_id,
