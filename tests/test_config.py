@@ -30,6 +30,7 @@ def test_example_config_is_valid_with_its_variables_set() -> None:
     assert channel.file_shares is True
     assert channel.default_recipient == "+573001234567"
     assert config.media.link_ttl_hours == 24
+    assert config.slack.token_check_seconds == 300
     assert config.callback_url("t0k") == "https://bot.example.com/whatsapp/callbacks/t0k"
 
 
@@ -74,6 +75,7 @@ def test_five_different_mistakes_are_all_reported_with_their_paths() -> None:
         ({"slack": {"bot_token": None}}, "slack.bot_token", "missing required key"),
         ({"whatsapp": {"api_url": "ftp://x"}}, "whatsapp.api_url", "not an http(s) URL"),
         ({"whatsapp": {"timeout_seconds": "soon"}}, "whatsapp.timeout_seconds", "number"),
+        ({"slack": {"token_check_seconds": 0}}, "slack.token_check_seconds", "above 0"),
         ({"whatsapp": {"recipient_format": "plus"}}, "whatsapp.recipient_format", "e164"),
         ({"media": {"link_secret": "short"}}, "media.link_secret", "too short"),
         ({"media": {"allow_private_hosts": "maybe"}}, "media.allow_private_hosts", "true or"),
