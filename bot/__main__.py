@@ -154,7 +154,9 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
 
     def factory() -> WebApp:
         logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
-        return create_app(config_module.load_config(path, env))
+        app = create_app(config_module.load_config(path, env))
+        app.services.slack_health.check_at_start()
+        return app
 
     print(f"Serving on http://{args.host}:{args.port} (config: {path})", file=out, flush=True)
     serve(
