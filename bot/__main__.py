@@ -46,8 +46,31 @@ def _load(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
 
 
 def cmd_check_config(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    print(config_module.summary(_load(args, env)), file=out)
+    config = _load(args, env)
+    print(config_module.summary(config), file=out)
+    if not args.offline:
+        _check_slack_token(config, out)
     return EXIT_OK
+
+
+def _check_slack_token(config: Config, out: TextIO) -> None:
+    """`auth.test` with the configured token: a refusal is a problem, no answer is not."""
+    from bot.app import token_check_client
+    from bot.usecases.slack_health import auth_test, fix_for
+
+    check = auth_test(token_check_client(config.slack.bot_token, config.slack.api_base_url))
+    if check.outcome == "refused":
+        raise CommandLineError(
+            f"Slack refused the bot token ({check.error}). Fix: {fix_for(check.error)}."
+        )
+    if check.outcome == "unreachable":
+        print(
+            f"Slack: could not check the bot token ({check.error} from "
+            f"{config.slack.api_base_url}); the configuration itself is fine.",
+            file=out,
+        )
+        return
+    print(f"Slack: the bot token works ({check.describe()}).", file=out)
 
 
 _KINDS = ("image", "video", "audio", "document", "text")
@@ -131,7 +154,9 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
 
     def factory() -> WebApp:
         logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
-        return create_app(config_module.load_config(path, env))
+        app = create_app(config_module.load_config(path, env))
+        app.services.slack_health.check_at_start()
+        return app
 
     print(f"Serving on http://{args.host}:{args.port} (config: {path})", file=out, flush=True)
     serve(
@@ -182,7 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    add("check-config", cmd_check_config, "validate the config and print a summary")
+    check = add(
+        "check-config",
+        cmd_check_config,
+        "validate the config, print a summary and ask Slack whether it takes the bot token",
+    )
+    check.add_argument(
+        "--offline", action="store_true", help="check the file only, without asking Slack"
+    )
 
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")

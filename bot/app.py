@@ -23,11 +23,15 @@ from bot.usecases.media import MediaService
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
 from bot.usecases.services import Services
+from bot.usecases.slack_health import SlackTokenHealth
 from bot.usecases.usernames import UserNames
 from bot.web import WebApp
 from bot.whatsapp.client import ProviderClient
 
 logger = logging.getLogger(__name__)
+
+# `auth.test` for the token's health: short, and never retried, so a check holds no thread long.
+TOKEN_CHECK_TIMEOUT = 5
 
 
 def slack_client(config: Config) -> WebClient:
@@ -38,6 +42,11 @@ def slack_client(config: Config) -> WebClient:
         RateLimitErrorRetryHandler(max_retry_count=3),
     ]
     return client
+
+
+def token_check_client(token: str | None, base_url: str) -> WebClient:
+    """A client for `auth.test` alone: a short timeout and no retries."""
+    return WebClient(token=token, base_url=base_url, timeout=TOKEN_CHECK_TIMEOUT, retry_handlers=[])
 
 
 def build_services(
@@ -88,6 +97,11 @@ def build_services(
         deliveries=Deliveries(sending=sending, groups=groups, renderer=renderer),
         home=home,
         names=names,
+        slack_health=SlackTokenHealth(
+            store=store,
+            client=token_check_client(client.token, client.base_url),
+            interval=config.slack.token_check_seconds,
+        ),
     )
 
 

@@ -214,7 +214,10 @@ class WebApp:
                     "check whatsapp.api_key",
                 },
             )
-        return Response.json(200, {"ok": True, "database": "ok"})
+        slack = self.services.slack_health.status()
+        if not slack.healthy:
+            return Response.json(503, {"ok": False, "database": "ok", "slack": slack.text})
+        return Response.json(200, {"ok": True, "database": "ok", "slack": slack.text})
 
 
 def _headers(environ: Environ) -> dict[str, str | Sequence[str]]:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bot.core.config import ConfigError, load_config, parse_config, parse_config_text, summary
+from bot.sandbox.slack import SlackStandIn
 from tests.conftest import SECRETS, config_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ def test_example_config_is_valid_with_its_variables_set() -> None:
     assert channel.file_shares is True
     assert channel.default_recipient == "+573001234567"
     assert config.media.link_ttl_hours == 24
+    assert config.slack.token_check_seconds == 300
     assert config.callback_url("t0k") == "https://bot.example.com/whatsapp/callbacks/t0k"
 
 
@@ -74,6 +76,7 @@ def test_five_different_mistakes_are_all_reported_with_their_paths() -> None:
         ({"slack": {"bot_token": None}}, "slack.bot_token", "missing required key"),
         ({"whatsapp": {"api_url": "ftp://x"}}, "whatsapp.api_url", "not an http(s) URL"),
         ({"whatsapp": {"timeout_seconds": "soon"}}, "whatsapp.timeout_seconds", "number"),
+        ({"slack": {"token_check_seconds": 0}}, "slack.token_check_seconds", "above 0"),
         ({"whatsapp": {"recipient_format": "plus"}}, "whatsapp.recipient_format", "e164"),
         ({"media": {"link_secret": "short"}}, "media.link_secret", "too short"),
         ({"media": {"allow_private_hosts": "maybe"}}, "media.allow_private_hosts", "true or"),
@@ -159,10 +162,76 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def test_check_config_cli_on_the_example() -> None:
-    result = run_cli("check-config", "--config", "config.example.yaml", env=SECRETS)
+    # --offline: the example points at the real Slack, which would refuse the test token
+    result = run_cli("check-config", "--offline", "--config", "config.example.yaml", env=SECRETS)
     assert result.returncode == 0, result.stderr
     assert "Configuration OK." in result.stdout
     assert "C0123SUPPORT" in result.stdout
+    assert "Slack:" not in result.stdout
+
+
+def check_against(tmp_path: Path, api_url: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config_dict(slack={"api_base_url": api_url})))
+    return run_cli("check-config", "--config", str(path), env=SECRETS)
+
+
+def test_check_config_asks_slack_whether_it_takes_the_token(tmp_path: Path) -> None:
+    with SlackStandIn(bot_token=SECRETS["SLACK_BOT_TOKEN"]) as slack:
+        result = check_against(tmp_path, slack.api_url)
+    assert result.returncode == 0, result.stderr
+    assert "Configuration OK." in result.stdout
+    assert (
+        "Slack: the bot token works (team Stand-in Workspace (T000), bot user U0BOT0001)."
+        in result.stdout
+    )
+    assert [c.method for c in slack.calls] == ["auth.test"]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "fix"),
+    [
+        ("invalid_auth", "from api.slack.com/apps → your app → OAuth & Permissions into"),
+        ("token_revoked", "reinstall the app (api.slack.com/apps → your app → Install App)"),
+        ("account_inactive", "deactivated: reinstall the app"),
+    ],
+)
+def test_check_config_names_a_refused_token_and_the_fix(
+    tmp_path: Path, refusal: str, fix: str
+) -> None:
+    with SlackStandIn(bot_token=SECRETS["SLACK_BOT_TOKEN"]) as slack:
+        slack.refuse_token(refusal)
+        result = check_against(tmp_path, slack.api_url)
+    assert result.returncode == 1
+    assert "Configuration OK." in result.stdout
+    assert f"Error: Slack refused the bot token ({refusal}). Fix: " in result.stderr
+    assert fix in result.stderr and "Bot User OAuth Token (xoxb-…)" in result.stderr
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert SECRETS["SLACK_BOT_TOKEN"] not in result.stdout + result.stderr
+
+
+def test_check_config_with_a_token_slack_does_not_know(tmp_path: Path) -> None:
+    with SlackStandIn(bot_token="xoxb-another-token") as slack:
+        result = check_against(tmp_path, slack.api_url)
+    assert result.returncode == 1
+    assert "Slack refused the bot token (invalid_auth)" in result.stderr
+    assert SECRETS["SLACK_BOT_TOKEN"] not in result.stdout + result.stderr
+
+
+def test_check_config_when_slack_cannot_be_reached_checks_the_file_only(tmp_path: Path) -> None:
+    result = check_against(tmp_path, "http://127.0.0.1:9/api/")
+    assert result.returncode == 0, result.stderr
+    assert "Configuration OK." in result.stdout
+    assert (
+        "Slack: could not check the bot token (ConnectionRefusedError from "
+        "http://127.0.0.1:9/api/); the configuration itself is fine." in result.stdout
+    )
+    with SlackStandIn(bot_token=SECRETS["SLACK_BOT_TOKEN"]) as slack:
+        slack.fail_next("auth.test", "ratelimited")
+        limited = check_against(tmp_path, slack.api_url)
+    assert limited.returncode == 0, limited.stderr
+    assert "could not check the bot token (ratelimited" in limited.stdout
 
 
 def test_check_config_cli_lists_every_problem_without_a_traceback(tmp_path: Path) -> None:

@@ -50,6 +50,8 @@ def test_manifest_declares_what_the_bot_uses_and_nothing_more() -> None:
         "app_home_opened",
         "message.channels",
         "message.groups",
+        "app_uninstalled",
+        "tokens_revoked",
     ]
     assert data["features"]["app_home"]["home_tab_enabled"] is True
     (shortcut,) = data["features"]["shortcuts"]

@@ -19,7 +19,14 @@ BOT_SCOPES = [
     "groups:history",  # the file_share messages of private channels
     "users:read",  # the names of people mentioned in a caption or message, for the customer
 ]
-BOT_EVENTS = ["app_home_opened", "message.channels", "message.groups"]
+BOT_EVENTS = [
+    "app_home_opened",
+    "message.channels",
+    "message.groups",
+    # Delivered only when subscribed; either one turns /healthz 503.
+    "app_uninstalled",
+    "tokens_revoked",
+]
 
 
 def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
+from bot.usecases.slack_health import SlackTokenHealth
 from bot.usecases.usernames import UserNames
 from bot.whatsapp.client import ProviderClient
 
@@ -43,6 +44,7 @@ class Services:
     deliveries: Deliveries
     home: HomeTabs
     names: UserNames
+    slack_health: SlackTokenHealth
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )

@@ -366,6 +366,53 @@ def test_fault_injection(slack: SlackStandIn, client: WebClient) -> None:
     assert client.auth_test()["ok"]
 
 
+def test_a_refused_token_is_refused_everywhere_until_accepted(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    obj = slack.add_file("a.pdf", b"%PDF-1.4", "application/pdf", "pdf", ALICE, CHANNEL)
+    auth = {"Authorization": f"Bearer {DEFAULT_BOT_TOKEN}"}
+
+    def download() -> int:
+        request = urllib.request.Request(obj["url_private_download"], headers=auth)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    slack.refuse_token("token_revoked")
+    calls = (
+        client.auth_test,
+        lambda: client.chat_postMessage(channel=CHANNEL, text="x"),
+        lambda: client.users_info(user=ALICE),
+        lambda: client.files_info(file=obj["id"]),
+    )
+    for _ in range(2):  # it lasts: not a fault used up by one call
+        for call in calls:
+            with pytest.raises(SlackApiError) as refused:
+                call()
+            assert refused.value.response.status_code == 200
+            assert api_error(refused) == "token_revoked"
+    slack.refuse_token("account_inactive")
+    with pytest.raises(SlackApiError) as inactive:
+        client.auth_test()
+    assert api_error(inactive) == "account_inactive"
+    assert slack.channel_messages(CHANNEL)[-1]["files"][0]["id"] == obj["id"]  # nothing posted
+    assert [d.authorized for d in slack.downloads] == []
+    assert download() == 200  # urllib follows the redirect to the sign-in page
+    assert [(d.status, d.authorized) for d in slack.downloads] == [(302, False)]
+    with pytest.raises(ValueError):
+        slack.refuse_token("")
+
+    slack.accept_token()
+    assert client.auth_test()["ok"]
+    client.chat_postMessage(channel=CHANNEL, text="back")
+    assert download() == 200
+    assert slack.downloads[-1].authorized
+    errors = [c.response.get("error") for c in slack.calls if not c.ok]
+    assert errors == ["token_revoked"] * 8 + ["account_inactive"]
+
+
 def _raw(slack: SlackStandIn, path: str, body: bytes, ctype: str) -> tuple[int, dict[str, Any]]:
     conn = http.client.HTTPConnection(slack.host, slack.port, timeout=5)
     headers = {"Content-Type": ctype, "Authorization": f"Bearer {DEFAULT_BOT_TOKEN}"}

@@ -9,6 +9,7 @@ from typing import Literal
 
 DEFAULT_DATABASE_URL = "sqlite:///whatsapp-bot.sqlite3"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_TOKEN_CHECK_SECONDS = 300.0
 
 RecipientFormat = Literal["e164", "digits"]
 CallbacksFormat = Literal["string", "list"]
@@ -19,6 +20,7 @@ class SlackConfig:
     bot_token: str
     signing_secret: str
     api_base_url: str = DEFAULT_SLACK_API_URL
+    token_check_seconds: float = DEFAULT_TOKEN_CHECK_SECONDS
 
 
 @dataclass(frozen=True)

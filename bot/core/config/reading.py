@@ -12,6 +12,7 @@ from bot.core import phones
 from bot.core.config.model import (
     DEFAULT_DATABASE_URL,
     DEFAULT_SLACK_API_URL,
+    DEFAULT_TOKEN_CHECK_SECONDS,
     AccessConfig,
     ChannelPolicy,
     Config,
@@ -154,6 +155,11 @@ class Reader:
             bot_token=self.text(section.get("bot_token"), "slack.bot_token"),
             signing_secret=self.text(section.get("signing_secret"), "slack.signing_secret"),
             api_base_url=api if api.endswith("/") else api + "/",
+            token_check_seconds=self.number(
+                section.get("token_check_seconds"),
+                "slack.token_check_seconds",
+                DEFAULT_TOKEN_CHECK_SECONDS,
+            ),
         )
 
     def whatsapp(self, value: Any) -> WhatsAppConfig | None:
@@ -463,7 +469,12 @@ _TOP_KEYS = {
     "access": False,
     "media": True,
 }
-_SLACK_KEYS = {"bot_token": True, "signing_secret": True, "api_base_url": False}
+_SLACK_KEYS = {
+    "bot_token": True,
+    "signing_secret": True,
+    "api_base_url": False,
+    "token_check_seconds": False,
+}
 _WHATSAPP_KEYS = {
     "api_url": True,
     "api_key": True,

@@ -31,6 +31,7 @@ class Calls(Workspace):
 
     _calls: list[ApiCall]
     _faults: dict[str, deque[_Fault]]
+    _token_refusal: str | None
 
     def fail_next(
         self,
@@ -54,6 +55,21 @@ class Calls(Workspace):
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def refuse_token(self, error: str = "token_revoked") -> None:
+        """From now on the bot token is refused, as Slack refuses a revoked one: every Web API
+        method answers ``{"ok": false, "error": error}`` (``invalid_auth``, ``token_revoked``,
+        ``account_inactive``…) and file downloads are treated as a stranger's, until
+        :meth:`accept_token`."""
+        if not error:
+            raise ValueError("error must name Slack's error, e.g. 'token_revoked'")
+        with self._lock:
+            self._token_refusal = error
+
+    def accept_token(self) -> None:
+        """The bot token works again."""
+        with self._lock:
+            self._token_refusal = None
 
     # ------------------------------------------------------------------ read helpers
 

@@ -148,7 +148,11 @@ class Files(Calls):
                 handler.reply(_Reply(405, b"Method Not Allowed", "text/plain; charset=utf-8"))
                 return
             auth = handler.headers.get("Authorization", "")
-            authorized = auth.lower().startswith("bearer ") and auth[7:].strip() == self.bot_token
+            authorized = (
+                auth.lower().startswith("bearer ")
+                and auth[7:].strip() == self.bot_token
+                and self._token_refusal is None
+            )
             fault = self._take_fault("files.download")
         range_header = handler.headers.get("Range")
 

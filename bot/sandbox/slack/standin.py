@@ -71,6 +71,7 @@ class SlackStandIn(WebApi, Views, ResponseUrls, Files):
         self._response_posts: list[ResponseUrlPost] = []
         self._downloads: list[Download] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._token_refusal: str | None = None
         self._users: dict[str, Json] = {}
         self._channels: dict[str, Json] = {}
         self._top: dict[str, list[Json]] = {}

@@ -271,6 +271,8 @@ class WebApi(Calls):
         if token != self.bot_token:
             raise _SlackError("invalid_auth")
         with self._lock:
+            if self._token_refusal is not None:
+                raise _SlackError(self._token_refusal)
             fault = self._take_fault(method)
             if fault is not None:
                 return self._fault_reply(fault)

@@ -1,4 +1,5 @@
-"""Events: a file shared where `file_shares: true` gets an offer; the Home tab is opened."""
+"""Events: a file shared where `file_shares: true` gets an offer; the Home tab is opened; the
+app uninstalled or its token revoked turns /healthz."""
 
 from __future__ import annotations
 
@@ -30,3 +31,13 @@ def register(app: App, services: Services) -> None:
     @app.event("file_shared")
     def on_file_shared(ack: Ack) -> None:
         ack()  # the `message` event with subtype file_share carries everything needed
+
+    @app.event("app_uninstalled")
+    def on_uninstalled(ack: Ack) -> None:
+        ack()
+        services.background(services.slack_health.revoked, "app_uninstalled")
+
+    @app.event("tokens_revoked")
+    def on_tokens_revoked(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        services.background(services.slack_health.tokens_revoked, event.get("tokens"))
