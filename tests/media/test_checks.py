@@ -471,12 +471,13 @@ def test_refuses_an_mp4_without_media_data() -> None:
 
 
 def test_gives_up_on_absurd_numbers_of_boxes_quickly() -> None:
+    # Bounded by a count, not timed: the reader stops at MAX_BOXES headers of the 200,000.
     data = b.ftyp("isom") + b.box("free") * 200_000
-    started = time.perf_counter()
     refused = refusal(data[: MAX_MEDIA_BYTES - 1])
-    assert time.perf_counter() - started < 0.1
     assert refused.code == CORRUPT
     assert "boxes" in refused.reason
+    assert f"more than {isobmff.MAX_BOXES} boxes" in refused.reason
+    assert isobmff.MAX_BOXES < 200_000
 
 
 # --- size ------------------------------------------------------------------------------------
