@@ -123,25 +123,30 @@ def _send_once(
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
-    from bot.server import serve
+    from bot.server import metrics_directory, serve
+    from bot.usecases.metrics import Metrics
 
     path = _config_path(args, env)
     config_module.load_config(path, env)  # fail here, once, with every problem listed
     log_level = "debug" if args.debug else "info"
-
-    def factory() -> WebApp:
-        logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
-        return create_app(config_module.load_config(path, env))
-
+    logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
     print(f"Serving on http://{args.host}:{args.port} (config: {path})", file=out, flush=True)
-    serve(
-        factory,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        threads=args.threads,
-        log_level=log_level,
-    )
+
+    with metrics_directory() as metrics_dir:
+
+        def factory() -> WebApp:
+            metrics = Metrics(multiprocess_dir=metrics_dir)
+            return create_app(config_module.load_config(path, env), metrics=metrics)
+
+        serve(
+            factory,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            threads=args.threads,
+            log_level=log_level,
+            metrics_dir=metrics_dir,
+        )
     return EXIT_OK
 
 

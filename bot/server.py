@@ -3,8 +3,11 @@ acknowledgement."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -19,6 +22,8 @@ DEFAULT_WORKERS = max(1, os.cpu_count() or 1)
 # for a moment, and an ack then waits for a free one (ack p99 ratio to a bare Bolt app 0.99–1.30
 # with 32, 1.20–5.41 with 16; the same callbacks/s).
 DEFAULT_THREADS = 32
+# prometheus_client's multiprocess mode: where each worker writes its counts.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -35,6 +40,42 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return self._factory()
 
 
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[str]:
+    """A fresh, empty directory for the workers' metric files, named in the environment the
+    workers inherit (prometheus_client reads it there), removed with everything in it after.
+
+    Fresh for every start: files left by the workers of an earlier run would be counted again.
+    """
+    path = tempfile.mkdtemp(prefix="whatsapp-bot-metrics-")
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = path
+    owner = os.getpid()
+    try:
+        yield path
+    finally:
+        # A gunicorn worker leaves through here too (its SystemExit unwinds the master's stack,
+        # forked): only the master, once, may remove what the others still write to.
+        if os.getpid() == owner:
+            if previous is None:
+                os.environ.pop(MULTIPROCESS_ENV, None)
+            else:
+                os.environ[MULTIPROCESS_ENV] = previous
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _forget_worker(metrics_dir: str) -> Callable[[Any, Any], None]:
+    """gunicorn's `child_exit` hook: a dead worker's live gauges no longer count (its
+    counters and histograms do, so totals never go down)."""
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)  # type: ignore[no-untyped-call]
+
+    return child_exit
+
+
 def _has_setting(name: str) -> bool:
     """Whether this gunicorn knows a setting (older releases lack some)."""
     return any(setting.name == name for setting in KNOWN_SETTINGS)
@@ -48,8 +89,10 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     threads: int = DEFAULT_THREADS,
     log_level: str = "info",
+    metrics_dir: str | None = None,
 ) -> None:
-    """Run until stopped; every worker builds its own app from `factory`."""
+    """Run until stopped; every worker builds its own app from `factory`. With `metrics_dir`
+    (from `metrics_directory`) the workers' metrics are summed there."""
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -66,6 +109,8 @@ def serve(
         "proc_name": "whatsapp-bot",
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
     }
+    if metrics_dir is not None:
+        options["child_exit"] = _forget_worker(metrics_dir)
     if _has_setting("control_socket_disable"):
         # gunicorn's control socket sits at one fixed path per user: several instances on one
         # machine would fight over it, and the app does not use it.

@@ -237,4 +237,3 @@ def test_metrics_and_logging_mistakes_are_named() -> None:
     assert set(found) == {"metrics.token", "metrics.path", "logging.format", "logging.level"}
     assert "Authorization header" in found["metrics.token"]
     assert "text, json" in found["logging.format"]
-

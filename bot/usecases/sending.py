@@ -14,6 +14,7 @@ from bot.core import phones, tokens
 from bot.core.config import Config, Sender
 from bot.core.errors import SendRefused as SendRefused
 from bot.store import SendRecord, SendState, SendSummary, StatusRow, Store, utcnow
+from bot.usecases.metrics import Metrics
 from bot.whatsapp.client import (
     ProviderClient,
     ProviderError,
@@ -64,10 +65,12 @@ class SendService:
         provider: ProviderClient,
         media_link: Callable[[str], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.provider = provider
+        self.metrics = metrics or Metrics()
         self._media_link = media_link
         self._sleep = sleep
 
@@ -248,7 +251,7 @@ class SendService:
         waited = 0.0
         while True:
             try:
-                result = self.provider.send(body)
+                result = self._call_provider(body)
             except ProviderRateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 5.0
                 if waited + wait > self.config.whatsapp.max_rate_limit_wait_seconds:
@@ -266,6 +269,13 @@ class SendService:
                 return self._failed(send, exc, state)
             self.store.set_flag(PROVIDER_AUTH_FLAG, None)
             return self._sent(send, result)
+
+    def _call_provider(self, body: dict[str, Any]) -> SendResult:
+        started = time.perf_counter()
+        try:
+            return self.provider.send(body)
+        finally:
+            self.metrics.provider_request(time.perf_counter() - started)
 
     def _wait(self, send: SendRecord, seconds: float) -> None:
         """Sleep, touching the send now and then so recovery never takes it for stuck."""
@@ -308,6 +318,7 @@ class SendService:
             )
             if moved is not None:
                 logger.warning("Send %s was left sending by a stopped app: now unknown", send.id)
+                self.metrics.send_finished(SendState.UNKNOWN.value)
                 recovered.append(moved)
         return recovered
 
@@ -319,6 +330,8 @@ class SendService:
             transaction_id=result.transaction_id,
             error=None,
         )
+        if updated is not None:
+            self.metrics.send_finished(SendState.SENT.value)
         return Delivery(send=updated or self._reload(send), result=result)
 
     def _failed(self, send: SendRecord, error: ProviderError, state: SendState) -> Delivery:
@@ -334,6 +347,8 @@ class SendService:
         updated = self.store.transition(
             send.id, from_states=[SendState.SENDING], to=state, error=self._explain(error)
         )
+        if updated is not None:
+            self.metrics.send_finished(state.value)
         return Delivery(send=updated or self._reload(send), error=error)
 
     def _explain(self, error: ProviderError) -> str:

@@ -20,6 +20,7 @@ from bot.usecases.groups import GroupSends
 from bot.usecases.home import HomeTabs
 from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
+from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
 from bot.usecases.usernames import UserNames
@@ -43,6 +44,7 @@ class Services:
     deliveries: Deliveries
     home: HomeTabs
     names: UserNames
+    metrics: Metrics
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )
