@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.core import config as config_module
 from bot.core.config import Config, ConfigError
+from bot.core.logs import LOG_FORMATS, LogFormat, use_format
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
 from bot.store import SendRecord, Store
 from bot.usecases.sending import SendRefused, SendService
@@ -123,14 +124,20 @@ def _send_once(
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
-    from bot.server import metrics_directory, serve
+    from bot.server import metrics_directory, serve, use_log_format
     from bot.usecases.metrics import Metrics
 
     path = _config_path(args, env)
-    config_module.load_config(path, env)  # fail here, once, with every problem listed
+    config = config_module.load_config(path, env)  # fail here, once, with every problem listed
     log_level = "debug" if args.debug else "info"
+    log_format: LogFormat = args.log_format or config.logging.format
+    use_log_format(log_format)
     logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
-    print(f"Serving on http://{args.host}:{args.port} (config: {path})", file=out, flush=True)
+    serving = f"Serving on http://{args.host}:{args.port} (config: {path})"
+    if log_format == "json":
+        logger.info("%s", serving)  # every line of the log is JSON
+    else:
+        print(serving, file=out, flush=True)
 
     with metrics_directory() as metrics_dir:
 
@@ -145,6 +152,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
             workers=args.workers,
             threads=args.threads,
             log_level=log_level,
+            log_format=log_format,
             metrics_dir=metrics_dir,
         )
     return EXIT_OK
@@ -196,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=DEFAULT_WORKERS, help="worker processes (one per core)"
     )
     serve.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker")
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text, or json: one object a line (default: logging.format from the config)",
+    )
 
     manifest = commands.add_parser(
         "manifest", help="print manifest.yml with the request URLs filled in"
@@ -241,11 +254,9 @@ def main(
     env = os.environ if env is None else env
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    stderr = logging.StreamHandler(sys.stderr)
+    use_format(stderr, "text")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[stderr])
     handler: Handler = args.handler
     try:
         return handler(args, env, out)

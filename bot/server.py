@@ -4,6 +4,7 @@ acknowledgement."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -12,7 +13,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
+from gunicorn.glogging import Logger
 
+from bot.core.logs import LogFormat, use_format
 from bot.web import WebApp
 
 # One worker per core: each worker also runs its own background, render and maintenance
@@ -76,6 +79,26 @@ def _forget_worker(metrics_dir: str) -> Callable[[Any, Any], None]:
     return child_exit
 
 
+def _logger_class(log_format: LogFormat) -> type[Logger]:
+    """gunicorn's logger, writing its error log in `log_format` and redacted like the app's."""
+
+    class Logs(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for handler in self.error_log.handlers:
+                use_format(handler, log_format, fmt=self.error_fmt, datefmt=self.datefmt)
+
+    return Logs
+
+
+def use_log_format(log_format: LogFormat) -> None:
+    """The app's own lines (every handler of the root logger) in `log_format`; Python's
+    warnings too, so that nothing else reaches the log unformatted."""
+    for handler in logging.getLogger().handlers:
+        use_format(handler, log_format)
+    logging.captureWarnings(True)
+
+
 def _has_setting(name: str) -> bool:
     """Whether this gunicorn knows a setting (older releases lack some)."""
     return any(setting.name == name for setting in KNOWN_SETTINGS)
@@ -89,6 +112,7 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     threads: int = DEFAULT_THREADS,
     log_level: str = "info",
+    log_format: LogFormat = "text",
     metrics_dir: str | None = None,
 ) -> None:
     """Run until stopped; every worker builds its own app from `factory`. With `metrics_dir`
@@ -108,6 +132,7 @@ def serve(
         "limit_request_line": 8190,
         "proc_name": "whatsapp-bot",
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "logger_class": _logger_class(log_format),
     }
     if metrics_dir is not None:
         options["child_exit"] = _forget_worker(metrics_dir)

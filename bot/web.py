@@ -18,6 +18,7 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.core.logs import redact
 from bot.usecases.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.usecases.sending import PROVIDER_AUTH_FLAG
 from bot.usecases.services import Services
@@ -122,7 +123,9 @@ class WebApp:
             response = Response.json(400, {"error": str(exc)})
         except Exception:
             logger.exception(
-                "Failed to handle %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+                "Failed to handle %s %s",
+                environ.get("REQUEST_METHOD"),
+                redact(str(environ.get("PATH_INFO"))),  # callback and media URLs are secrets
             )
             response = Response.json(500, {"error": "internal error"})
         reason = _REASONS.get(response.status, "")

@@ -59,7 +59,9 @@ class StatusIntake:
             target = self.store.callback_target(token)
             if target is None:
                 return NOT_FOUND
-            logger.warning("Refused a callback for send %s: %s", target[0], exc)
+            logger.warning(
+                "Refused a callback for send %s: %s", target[0], exc, extra={"send_id": target[0]}
+            )
             return Answer(400, {"error": str(exc)})
         info = statuses.describe(callback.status) if callback.status is not None else None
         taken = self.store.take_callback(
@@ -76,7 +78,9 @@ class StatusIntake:
             return NOT_FOUND
         if taken.mismatch:
             logger.warning(
-                "Refused a callback for send %s: externalId does not match", taken.send_id
+                "Refused a callback for send %s: externalId does not match",
+                taken.send_id,
+                extra={"send_id": taken.send_id},
             )
             return Answer(400, {"error": "externalId does not match this callback URL"})
         self.metrics.callback(info.name if info else None, known=info is None or info.is_known)

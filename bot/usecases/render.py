@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import blocks
 from bot.core import statuses
 from bot.core.config import Config, Sender
+from bot.core.logs import log_context
 from bot.store import (
     BatchRecord,
     Lease,
@@ -205,12 +206,14 @@ class ThreadRenderer:
         return False
 
     def _render_send(self, send_id: str) -> None:
-        self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
+        with log_context(send_id=send_id):
+            self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
 
     def _render_batch(self, batch_id: str) -> None:
-        self._keep_up(
-            batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
-        )
+        with log_context(batch_id=batch_id):
+            self._keep_up(
+                batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
+            )
 
     def _keep_up(
         self,
@@ -276,6 +279,10 @@ class ThreadRenderer:
 
     def show_wait(self, send_id: str, seconds: float) -> None:
         """Say in the thread that the provider asked to wait, posting the record early."""
+        with log_context(send_id=send_id):
+            self._show_wait(send_id, seconds)
+
+    def _show_wait(self, send_id: str, seconds: float) -> None:
         send = self.store.acquire_render(
             SendRecord, send_id, self._owner, seconds=self.lease_seconds, only_dirty=False
         )

@@ -13,6 +13,7 @@ from typing import Any
 from bot.core import phones, tokens
 from bot.core.config import Config, Sender
 from bot.core.errors import SendRefused as SendRefused
+from bot.core.logs import log_context
 from bot.store import SendRecord, SendState, SendSummary, StatusRow, Store, utcnow
 from bot.usecases.metrics import Metrics
 from bot.whatsapp.client import (
@@ -230,6 +231,15 @@ class SendService:
         `before_call` (say, telling Slack it is sending) runs once `sending` is recorded, so a
         crash during it leaves a send that recovery finds; its failure never stops the send.
         """
+        with log_context(send_id=send_id):
+            return self._deliver(send_id, on_wait, before_call)
+
+    def _deliver(
+        self,
+        send_id: str,
+        on_wait: WaitNotice | None,
+        before_call: Callable[[SendRecord], object] | None,
+    ) -> Delivery | None:
         send = self.store.transition(
             send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING
         )
@@ -317,7 +327,11 @@ class SendService:
                 error="the app stopped while waiting for the provider's answer",
             )
             if moved is not None:
-                logger.warning("Send %s was left sending by a stopped app: now unknown", send.id)
+                logger.warning(
+                    "Send %s was left sending by a stopped app: now unknown",
+                    send.id,
+                    extra={"send_id": send.id},
+                )
                 self.metrics.send_finished(SendState.UNKNOWN.value)
                 recovered.append(moved)
         return recovered

@@ -81,7 +81,11 @@ class Services:
         never reached the provider, so they are sent, once."""
         self.sending.recover_stuck()
         for send in self.sending.abandoned():
-            logger.warning("Send %s was confirmed but never sent: sending it now", send.id)
+            logger.warning(
+                "Send %s was confirmed but never sent: sending it now",
+                send.id,
+                extra={"send_id": send.id},
+            )
             self.background(self.deliveries.deliver, send.id)
 
     @staticmethod
