@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="whatsapp-bot", description="Send WhatsApp media to customers from Slack."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -243,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO], int]
+
+
+def version() -> str:
+    """This installation's version, from the package's metadata."""
+    try:
+        return importlib.metadata.version("slack-whatsapp-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that was never installed
+        return "unknown"
 
 
 def main(

@@ -237,3 +237,11 @@ def test_metrics_and_logging_mistakes_are_named() -> None:
     assert set(found) == {"metrics.token", "metrics.path", "logging.format", "logging.level"}
     assert "Authorization header" in found["metrics.token"]
     assert "text, json" in found["logging.format"]
+
+
+def test_version_comes_from_the_package() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"whatsapp-bot {version('slack-whatsapp-bot')}"
