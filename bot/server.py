@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -27,6 +28,7 @@ DEFAULT_WORKERS = max(1, os.cpu_count() or 1)
 DEFAULT_THREADS = 32
 # prometheus_client's multiprocess mode: where each worker writes its counts.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_METRICS_PREFIX = "whatsapp-bot-metrics-"
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -49,8 +51,10 @@ def metrics_directory() -> Iterator[str]:
     workers inherit (prometheus_client reads it there), removed with everything in it after.
 
     Fresh for every start: files left by the workers of an earlier run would be counted again.
+    Its name carries the master's pid, so a start removes those of masters that were killed.
     """
-    path = tempfile.mkdtemp(prefix="whatsapp-bot-metrics-")
+    _remove_orphans(tempfile.gettempdir())
+    path = tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
     previous = os.environ.get(MULTIPROCESS_ENV)
     os.environ[MULTIPROCESS_ENV] = path
     owner = os.getpid()
@@ -65,6 +69,24 @@ def metrics_directory() -> Iterator[str]:
             else:
                 os.environ[MULTIPROCESS_ENV] = previous
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphans(parent: str) -> None:
+    """Remove the metrics directories of masters no longer running (SIGKILL cleans nothing)."""
+    for entry in Path(parent).glob(f"{_METRICS_PREFIX}*-*"):
+        pid = entry.name.removeprefix(_METRICS_PREFIX).partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
 
 
 def _forget_worker(metrics_dir: str) -> Callable[[Any, Any], None]:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +241,21 @@ def test_a_worker_leaving_through_the_block_leaves_the_directory_to_the_master()
     print(os.path.isdir(path))
     """
     assert run_python(code).split() == ["True", "False"]
+
+
+def test_a_start_removes_the_directories_of_killed_masters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / f"whatsapp-bot-metrics-{gone.pid}-abc"
+    running = tmp_path / f"whatsapp-bot-metrics-{os.getpid()}-def"
+    other = tmp_path / "whatsapp-bot-metrics-notapid"
+    for folder in (orphan, running, other):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"x")
+    with metrics_directory() as path:
+        assert Path(path).parent == tmp_path
+        assert Path(path).name.startswith(f"whatsapp-bot-metrics-{os.getpid()}-")
+    assert not orphan.exists() and running.exists() and other.exists()
