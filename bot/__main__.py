@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.core import config as config_module
 from bot.core.config import Config, ConfigError
+from bot.core.logs import LOG_FORMATS, LogFormat, use_format
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
 from bot.store import SendRecord, Store
 from bot.usecases.sending import SendRefused, SendService
@@ -146,27 +148,39 @@ def _send_once(
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
-    from bot.server import serve
+    from bot.server import metrics_directory, serve, use_log_format
+    from bot.usecases.metrics import Metrics
 
     path = _config_path(args, env)
-    config_module.load_config(path, env)  # fail here, once, with every problem listed
+    config = config_module.load_config(path, env)  # fail here, once, with every problem listed
     log_level = "debug" if args.debug else "info"
+    log_format: LogFormat = args.log_format or config.logging.format
+    use_log_format(log_format)
+    logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
+    serving = f"Serving on http://{args.host}:{args.port} (config: {path})"
+    if log_format == "json":
+        logger.info("%s", serving)  # every line of the log is JSON
+    else:
+        print(serving, file=out, flush=True)
 
-    def factory() -> WebApp:
-        logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
-        app = create_app(config_module.load_config(path, env))
-        app.services.slack_health.check_at_start()
-        return app
+    with metrics_directory() as metrics_dir:
 
-    print(f"Serving on http://{args.host}:{args.port} (config: {path})", file=out, flush=True)
-    serve(
-        factory,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        threads=args.threads,
-        log_level=log_level,
-    )
+        def factory() -> WebApp:
+            metrics = Metrics(multiprocess_dir=metrics_dir)
+            app = create_app(config_module.load_config(path, env), metrics=metrics)
+            app.services.slack_health.check_at_start()
+            return app
+
+        serve(
+            factory,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            threads=args.threads,
+            log_level=log_level,
+            log_format=log_format,
+            metrics_dir=metrics_dir,
+        )
     return EXIT_OK
 
 
@@ -197,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="whatsapp-bot", description="Send WhatsApp media to customers from Slack."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -223,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=DEFAULT_WORKERS, help="worker processes (one per core)"
     )
     serve.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker")
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text, or json: one object a line (default: logging.format from the config)",
+    )
 
     manifest = commands.add_parser(
         "manifest", help="print manifest.yml with the request URLs filled in"
@@ -259,6 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
 Handler = Callable[[argparse.Namespace, Mapping[str, str], TextIO], int]
 
 
+def version() -> str:
+    """This installation's version, from the package's metadata."""
+    try:
+        return importlib.metadata.version("slack-whatsapp-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that was never installed
+        return "unknown"
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -268,11 +296,9 @@ def main(
     env = os.environ if env is None else env
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    stderr = logging.StreamHandler(sys.stderr)
+    use_format(stderr, "text")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[stderr])
     handler: Handler = args.handler
     try:
         return handler(args, env, out)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.web import SlackResponse
 
 from bot.core.config import Config
 from bot.slack.listeners import actions, commands, events, views
@@ -20,6 +23,7 @@ from bot.usecases.groups import GroupSends
 from bot.usecases.home import HomeTabs
 from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
+from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
 from bot.usecases.services import Services
@@ -34,9 +38,35 @@ logger = logging.getLogger(__name__)
 TOKEN_CHECK_TIMEOUT = 5
 
 
-def slack_client(config: Config) -> WebClient:
+class CountingWebClient(WebClient):
+    """A Web API client that counts every failed call, whoever makes it
+    (`slack_api_errors_total`): every method of `WebClient` goes through `api_call`."""
+
+    def __init__(self, *, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            self.metrics.slack_error(api_method, str(exc.response.get("error", "")))
+            raise
+        except Exception as exc:  # no answer at all: a timeout, a refused connection
+            self.metrics.slack_error(api_method, type(exc).__name__)
+            raise
+
+
+def slack_client(config: Config, *, metrics: Metrics | None = None) -> WebClient:
     """The Web API client; `Retry-After` on `ratelimited` is honoured by slack-sdk."""
-    client = WebClient(token=config.slack.bot_token, base_url=config.slack.api_base_url, timeout=10)
+    options: dict[str, Any] = {
+        "token": config.slack.bot_token,
+        "base_url": config.slack.api_base_url,
+        "timeout": 10,
+    }
+    client = (
+        WebClient(**options) if metrics is None else CountingWebClient(metrics=metrics, **options)
+    )
     client.retry_handlers = [
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),
@@ -56,7 +86,9 @@ def build_services(
     provider: ProviderClient | None = None,
     client: WebClient | None = None,
     render_interval: float = 1.0,
+    metrics: Metrics | None = None,
 ) -> Services:
+    metrics = metrics or Metrics()
     store = store or Store.from_url(config.database_url)
     store.create_schema()
     provider = provider or ProviderClient(
@@ -65,17 +97,20 @@ def build_services(
         timeout_seconds=config.whatsapp.timeout_seconds,
         connect_timeout_seconds=config.whatsapp.connect_timeout_seconds,
     )
-    client = client or slack_client(config)
+    client = client or slack_client(config, metrics=metrics)
     media = MediaService(config=config, store=store)
-    sending = SendService(config=config, store=store, provider=provider, media_link=media.link)
+    sending = SendService(
+        config=config, store=store, provider=provider, media_link=media.link, metrics=metrics
+    )
     renderer = ThreadRenderer(
         config=config,
         store=store,
         client=client,
         senders=sending.sender_of,
         min_interval=render_interval,
+        metrics=metrics,
     )
-    intake = StatusIntake(config=config, store=store, renderer=renderer)
+    intake = StatusIntake(config=config, store=store, renderer=renderer, metrics=metrics)
     names = UserNames(client=client)
     files = FileShares(
         config=config, store=store, client=client, sending=sending, media=media, names=names
@@ -102,6 +137,7 @@ def build_services(
             client=token_check_client(client.token, client.base_url),
             interval=config.slack.token_check_seconds,
         ),
+        metrics=metrics,
     )
 
 
@@ -129,9 +165,10 @@ def create_app(
     provider: ProviderClient | None = None,
     slack: WebClient | None = None,
     sweep_interval: float | None = 5.0,
+    metrics: Metrics | None = None,
 ) -> WebApp:
     """The whole app, ready to serve; `sweep_interval=None` leaves maintenance off."""
-    services = build_services(config, store=store, provider=provider, client=slack)
+    services = build_services(config, store=store, provider=provider, client=slack, metrics=metrics)
     app = WebApp(bolt=create_bolt_app(services), services=services)
     if sweep_interval is not None:
         services.start_maintenance(sweep_interval)

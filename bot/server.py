@@ -3,13 +3,20 @@ acknowledgement."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable, Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
+from gunicorn.glogging import Logger
 
+from bot.core.logs import LogFormat, use_format
 from bot.web import WebApp
 
 # One worker per core: each worker also runs its own background, render and maintenance
@@ -19,6 +26,9 @@ DEFAULT_WORKERS = max(1, os.cpu_count() or 1)
 # for a moment, and an ack then waits for a free one (ack p99 ratio to a bare Bolt app 0.99–1.30
 # with 32, 1.20–5.41 with 16; the same callbacks/s).
 DEFAULT_THREADS = 32
+# prometheus_client's multiprocess mode: where each worker writes its counts.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_METRICS_PREFIX = "whatsapp-bot-metrics-"
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -35,6 +45,82 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return self._factory()
 
 
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[str]:
+    """A fresh, empty directory for the workers' metric files, named in the environment the
+    workers inherit (prometheus_client reads it there), removed with everything in it after.
+
+    Fresh for every start: files left by the workers of an earlier run would be counted again.
+    Its name carries the master's pid, so a start removes those of masters that were killed.
+    """
+    _remove_orphans(tempfile.gettempdir())
+    path = tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = path
+    owner = os.getpid()
+    try:
+        yield path
+    finally:
+        # A gunicorn worker leaves through here too (its SystemExit unwinds the master's stack,
+        # forked): only the master, once, may remove what the others still write to.
+        if os.getpid() == owner:
+            if previous is None:
+                os.environ.pop(MULTIPROCESS_ENV, None)
+            else:
+                os.environ[MULTIPROCESS_ENV] = previous
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphans(parent: str) -> None:
+    """Remove the metrics directories of masters no longer running (SIGKILL cleans nothing)."""
+    for entry in Path(parent).glob(f"{_METRICS_PREFIX}*-*"):
+        pid = entry.name.removeprefix(_METRICS_PREFIX).partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
+
+
+def _forget_worker(metrics_dir: str) -> Callable[[Any, Any], None]:
+    """gunicorn's `child_exit` hook: a dead worker's live gauges no longer count (its
+    counters and histograms do, so totals never go down)."""
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)  # type: ignore[no-untyped-call]
+
+    return child_exit
+
+
+def _logger_class(log_format: LogFormat) -> type[Logger]:
+    """gunicorn's logger, writing its error log in `log_format` and redacted like the app's."""
+
+    class Logs(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for handler in self.error_log.handlers:
+                use_format(handler, log_format, fmt=self.error_fmt, datefmt=self.datefmt)
+
+    return Logs
+
+
+def use_log_format(log_format: LogFormat) -> None:
+    """The app's own lines (every handler of the root logger) in `log_format`; Python's
+    warnings too, so that nothing else reaches the log unformatted."""
+    for handler in logging.getLogger().handlers:
+        use_format(handler, log_format)
+    logging.captureWarnings(True)
+
+
 def _has_setting(name: str) -> bool:
     """Whether this gunicorn knows a setting (older releases lack some)."""
     return any(setting.name == name for setting in KNOWN_SETTINGS)
@@ -48,8 +134,11 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     threads: int = DEFAULT_THREADS,
     log_level: str = "info",
+    log_format: LogFormat = "text",
+    metrics_dir: str | None = None,
 ) -> None:
-    """Run until stopped; every worker builds its own app from `factory`."""
+    """Run until stopped; every worker builds its own app from `factory`. With `metrics_dir`
+    (from `metrics_directory`) the workers' metrics are summed there."""
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -65,7 +154,10 @@ def serve(
         "limit_request_line": 8190,
         "proc_name": "whatsapp-bot",
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "logger_class": _logger_class(log_format),
     }
+    if metrics_dir is not None:
+        options["child_exit"] = _forget_worker(metrics_dir)
     if _has_setting("control_socket_disable"):
         # gunicorn's control socket sits at one fixed path per user: several instances on one
         # machine would fight over it, and the app does not use it.

@@ -6,6 +6,7 @@ traceback and answered with a plain 500, never a traceback.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -17,6 +18,8 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.core.logs import redact
+from bot.usecases.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.usecases.sending import PROVIDER_AUTH_FLAG
 from bot.usecases.services import Services
 
@@ -104,7 +107,7 @@ def _read(stream: Any, size: int) -> bytes:
 
 class WebApp:
     """Routes: POST /slack/events, POST /whatsapp/callbacks/<token>, GET|HEAD /media/<token>,
-    GET /healthz."""
+    GET /healthz, GET /metrics."""
 
     def __init__(self, *, bolt: App, services: Services) -> None:
         self.bolt = bolt
@@ -120,7 +123,9 @@ class WebApp:
             response = Response.json(400, {"error": str(exc)})
         except Exception:
             logger.exception(
-                "Failed to handle %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+                "Failed to handle %s %s",
+                environ.get("REQUEST_METHOD"),
+                redact(str(environ.get("PATH_INFO"))),  # callback and media URLs are secrets
             )
             response = Response.json(500, {"error": "internal error"})
         reason = _REASONS.get(response.status, "")
@@ -146,6 +151,8 @@ class WebApp:
             return self._only(method, "GET", "HEAD") or self.media(method, path[7:])
         if path == "/healthz":
             return self._only(method, "GET", "HEAD") or self.health()
+        if path == "/metrics":
+            return self._only(method, "GET", "HEAD") or self.metrics(environ)
         return Response.json(404, {"error": "not found"})
 
     @staticmethod
@@ -218,6 +225,25 @@ class WebApp:
         if not slack.healthy:
             return Response.json(503, {"ok": False, "database": "ok", "slack": slack.text})
         return Response.json(200, {"ok": True, "database": "ok", "slack": slack.text})
+
+    def metrics(self, environ: Environ) -> Response:
+        token = self.services.config.metrics.token
+        if token is not None and not _bearer(environ, token):
+            response = Response.json(401, {"error": "send Authorization: Bearer <metrics.token>"})
+            response.headers.append(("WWW-Authenticate", 'Bearer realm="metrics"'))
+            return response
+        body = self.services.metrics.exposition()
+        return Response(
+            200, body, [("Content-Type", METRICS_CONTENT_TYPE), ("Cache-Control", "no-store")]
+        )
+
+
+def _bearer(environ: Environ, token: str) -> bool:
+    """Whether the request's `Authorization` is `Bearer <token>`, compared in constant time."""
+    scheme, _, credentials = str(environ.get("HTTP_AUTHORIZATION") or "").strip().partition(" ")
+    # WSGI hands headers over as latin-1 text: encoded back, they are the bytes that came in.
+    given = credentials.strip().encode("latin-1", errors="replace")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given, token.encode("utf-8"))
 
 
 def _headers(environ: Environ) -> dict[str, str | Sequence[str]]:

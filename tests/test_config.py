@@ -281,3 +281,36 @@ def test_groups_are_numbers_or_contacts() -> None:
     assert "nor a valid number" in found["groups.drivers[1]"]
     assert "also a contact name" in found["groups.acme-ops"]
     assert "non-empty list" in found["groups.xy"]
+
+
+def test_metrics_and_logging_default_to_open_text() -> None:
+    config = parse_config(config_dict(), SECRETS)
+    assert config.metrics.token is None and config.logging.format == "text"
+    example = load_config(ROOT / "config.example.yaml", SECRETS)
+    assert example.metrics.token is None and example.logging.format == "text"
+
+
+def test_metrics_token_and_json_logs() -> None:
+    data = config_dict(metrics={"token": "${METRICS_TOKEN}"}, logging={"format": "json"})
+    config = parse_config(data, {**SECRETS, "METRICS_TOKEN": "s3cret-token"})
+    assert config.metrics.token == "s3cret-token" and config.logging.format == "json"
+
+
+def test_metrics_and_logging_mistakes_are_named() -> None:
+    found = problems_of(
+        config_dict(
+            metrics={"token": "two words", "path": "/m"},
+            logging={"format": "xml", "level": "debug"},
+        )
+    )
+    assert set(found) == {"metrics.token", "metrics.path", "logging.format", "logging.level"}
+    assert "Authorization header" in found["metrics.token"]
+    assert "text, json" in found["logging.format"]
+
+
+def test_version_comes_from_the_package() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"whatsapp-bot {version('slack-whatsapp-bot')}"

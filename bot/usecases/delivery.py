@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackClientError
 
 from bot.core.config import Sender
+from bot.core.logs import log_context
 from bot.store import SendRecord
 from bot.usecases.fileshare import GROUP_PREFIX
 from bot.usecases.groups import GroupSends
@@ -47,15 +48,16 @@ class Deliveries:
         self, send_id: str, *, before_call: Callable[[SendRecord], object] | None = None
     ) -> None:
         """Call the provider once for a confirmed send, then show the outcome in the thread."""
-        self.sending.deliver(
-            send_id,
-            on_wait=lambda send, seconds: self.renderer.show_wait(send.id, seconds),
-            before_call=before_call,
-        )
-        try:
-            self.renderer.render(send_id)
-        except SlackClientError:
-            logger.exception("Failed to post send %s in Slack; the sweeper will retry", send_id)
+        with log_context(send_id=send_id):
+            self.sending.deliver(
+                send_id,
+                on_wait=lambda send, seconds: self.renderer.show_wait(send.id, seconds),
+                before_call=before_call,
+            )
+            try:
+                self.renderer.render(send_id)
+            except SlackClientError:
+                logger.exception("Failed to post send %s in Slack; the sweeper will retry", send_id)
 
     def send_draft(self, send_id: str, user: str) -> None:
         """Confirm a shared file's draft once; its offer message becomes the send's record."""

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.core.config import Sender
+from bot.core.logs import log_context
 from bot.store import BatchRecord, SendRecord, SendState
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
@@ -101,11 +102,12 @@ class GroupSends:
         self.renderer.render_batch(batch_id)
 
     def _deliver_one(self, send_id: str, batch_id: str) -> None:
-        try:
-            self.sending.deliver(send_id)
-        except PayloadError as exc:
-            logger.error("Send %s of group %s could not be built: %s", send_id, batch_id, exc)
-        except Exception:
-            logger.exception("Failed to deliver send %s of group %s", send_id, batch_id)
+        with log_context(send_id=send_id, batch_id=batch_id):
+            try:
+                self.sending.deliver(send_id)
+            except PayloadError as exc:
+                logger.error("Send %s of group %s could not be built: %s", send_id, batch_id, exc)
+            except Exception:
+                logger.exception("Failed to deliver send %s of group %s", send_id, batch_id)
         self.renderer.schedule(send_id)
         self.renderer.schedule_batch(batch_id)

@@ -9,6 +9,7 @@ from typing import Any
 from bot.core import statuses, tokens
 from bot.core.config import Config
 from bot.store import Store
+from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import CALLBACK_PURPOSE
 from bot.whatsapp.callbacks import CallbackInvalid, parse_callback
@@ -26,16 +27,30 @@ NOT_FOUND = Answer(404, {"error": "unknown callback URL"})
 
 
 class StatusIntake:
-    def __init__(self, *, config: Config, store: Store, renderer: ThreadRenderer) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        renderer: ThreadRenderer,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.renderer = renderer
+        self.metrics = metrics or Metrics()
 
     def receive(self, token: str, raw: bytes) -> Answer:
         """Store one callback; 2xx for anything stored, 4xx for what is refused.
 
         The body is parsed first, then the send is looked up and the callback stored in one
         transaction; an unknown token is a 404 whatever the body."""
+        answer = self._receive(token, raw)
+        if answer.status >= 400:
+            self.metrics.callback_refused()
+        return answer
+
+    def _receive(self, token: str, raw: bytes) -> Answer:
         if not tokens.check_token(self.config.media.link_secret, CALLBACK_PURPOSE, token):
             return NOT_FOUND
         try:
@@ -44,7 +59,9 @@ class StatusIntake:
             target = self.store.callback_target(token)
             if target is None:
                 return NOT_FOUND
-            logger.warning("Refused a callback for send %s: %s", target[0], exc)
+            logger.warning(
+                "Refused a callback for send %s: %s", target[0], exc, extra={"send_id": target[0]}
+            )
             return Answer(400, {"error": str(exc)})
         info = statuses.describe(callback.status) if callback.status is not None else None
         taken = self.store.take_callback(
@@ -61,9 +78,12 @@ class StatusIntake:
             return NOT_FOUND
         if taken.mismatch:
             logger.warning(
-                "Refused a callback for send %s: externalId does not match", taken.send_id
+                "Refused a callback for send %s: externalId does not match",
+                taken.send_id,
+                extra={"send_id": taken.send_id},
             )
             return Answer(400, {"error": "externalId does not match this callback URL"})
+        self.metrics.callback(info.name if info else None, known=info is None or info.is_known)
         change = taken.change
         if info is None or change is None:
             return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import blocks
 from bot.core import statuses
 from bot.core.config import Config, Sender
+from bot.core.logs import log_context
 from bot.store import (
     BatchRecord,
     Lease,
@@ -35,6 +36,7 @@ from bot.store import (
     utcnow,
 )
 from bot.usecases.delayed import DelayedCalls
+from bot.usecases.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +76,13 @@ class ThreadRenderer:
         min_interval: float = 1.0,
         lease_seconds: float = 10.0,
         workers: int = 4,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.client = client
         self.senders = senders
+        self.metrics = metrics or Metrics()
         self.min_interval = min_interval
         self.lease_seconds = lease_seconds
         self._owner = secrets.token_hex(8)
@@ -202,12 +206,14 @@ class ThreadRenderer:
         return False
 
     def _render_send(self, send_id: str) -> None:
-        self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
+        with log_context(send_id=send_id):
+            self._keep_up(send_id, SendRecord, self.store.get_send, self._pass, self.schedule)
 
     def _render_batch(self, batch_id: str) -> None:
-        self._keep_up(
-            batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
-        )
+        with log_context(batch_id=batch_id):
+            self._keep_up(
+                batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
+            )
 
     def _keep_up(
         self,
@@ -273,6 +279,10 @@ class ThreadRenderer:
 
     def show_wait(self, send_id: str, seconds: float) -> None:
         """Say in the thread that the provider asked to wait, posting the record early."""
+        with log_context(send_id=send_id):
+            self._show_wait(send_id, seconds)
+
+    def _show_wait(self, send_id: str, seconds: float) -> None:
         send = self.store.acquire_render(
             SendRecord, send_id, self._owner, seconds=self.lease_seconds, only_dirty=False
         )
@@ -342,6 +352,7 @@ class ThreadRenderer:
             info = statuses.describe(row.status)
             if row.reply_ts is None and info.is_failure:
                 ts = self._post(send, thread, blocks.member_failure(send, row))
+                self._shown(row)
                 self.store.set_status_reply(send.id, row.status, ts)
                 wrote = True
         self.schedule_batch(batch.id)
@@ -401,6 +412,7 @@ class ThreadRenderer:
         message = blocks.status_reply(send, rows)
         if send.status_ts is None:
             ts = self._post(send, thread, message)
+            self._shown(*(row for row in rows if row.status == send.provider_status))
             self._set(send, status_ts=ts, status_shown=send.provider_status)
         else:
             self._call(
@@ -409,8 +421,16 @@ class ThreadRenderer:
                 ts=send.status_ts,
                 **message.as_kwargs(),
             )
+            self._shown(*(row for row in rows if row.status == send.provider_status))
             now_showing["status_shown"] = send.provider_status
         return True
+
+    def _shown(self, *rows: StatusRow) -> None:
+        """The thread shows the status of `rows` (one status's rows) from now: how long
+        after its first callback came in."""
+        if rows:
+            first = min(row.received_at for row in rows)
+            self.metrics.shown((utcnow() - first).total_seconds())
 
     def _event_replies(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
         """A new reply for every failure and every status the bot does not know."""
@@ -419,6 +439,7 @@ class ThreadRenderer:
             info = statuses.describe(row.status)
             if row.reply_ts is None and (info.is_failure or not info.is_known):
                 ts = self._post(send, thread, blocks.status_event_reply(row))
+                self._shown(row)
                 self.store.set_status_reply(send.id, row.status, ts)
                 wrote = True
         return wrote

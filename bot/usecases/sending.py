@@ -13,7 +13,9 @@ from typing import Any
 from bot.core import phones, tokens
 from bot.core.config import Config, Sender
 from bot.core.errors import SendRefused as SendRefused
+from bot.core.logs import log_context
 from bot.store import SendRecord, SendState, SendSummary, StatusRow, Store, utcnow
+from bot.usecases.metrics import Metrics
 from bot.whatsapp.client import (
     ProviderClient,
     ProviderError,
@@ -64,10 +66,12 @@ class SendService:
         provider: ProviderClient,
         media_link: Callable[[str], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.provider = provider
+        self.metrics = metrics or Metrics()
         self._media_link = media_link
         self._sleep = sleep
 
@@ -227,6 +231,15 @@ class SendService:
         `before_call` (say, telling Slack it is sending) runs once `sending` is recorded, so a
         crash during it leaves a send that recovery finds; its failure never stops the send.
         """
+        with log_context(send_id=send_id):
+            return self._deliver(send_id, on_wait, before_call)
+
+    def _deliver(
+        self,
+        send_id: str,
+        on_wait: WaitNotice | None,
+        before_call: Callable[[SendRecord], object] | None,
+    ) -> Delivery | None:
         send = self.store.transition(
             send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING
         )
@@ -248,7 +261,7 @@ class SendService:
         waited = 0.0
         while True:
             try:
-                result = self.provider.send(body)
+                result = self._call_provider(body)
             except ProviderRateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 5.0
                 if waited + wait > self.config.whatsapp.max_rate_limit_wait_seconds:
@@ -266,6 +279,13 @@ class SendService:
                 return self._failed(send, exc, state)
             self.store.set_flag(PROVIDER_AUTH_FLAG, None)
             return self._sent(send, result)
+
+    def _call_provider(self, body: dict[str, Any]) -> SendResult:
+        started = time.perf_counter()
+        try:
+            return self.provider.send(body)
+        finally:
+            self.metrics.provider_request(time.perf_counter() - started)
 
     def _wait(self, send: SendRecord, seconds: float) -> None:
         """Sleep, touching the send now and then so recovery never takes it for stuck."""
@@ -307,7 +327,12 @@ class SendService:
                 error="the app stopped while waiting for the provider's answer",
             )
             if moved is not None:
-                logger.warning("Send %s was left sending by a stopped app: now unknown", send.id)
+                logger.warning(
+                    "Send %s was left sending by a stopped app: now unknown",
+                    send.id,
+                    extra={"send_id": send.id},
+                )
+                self.metrics.send_finished(SendState.UNKNOWN.value)
                 recovered.append(moved)
         return recovered
 
@@ -319,6 +344,8 @@ class SendService:
             transaction_id=result.transaction_id,
             error=None,
         )
+        if updated is not None:
+            self.metrics.send_finished(SendState.SENT.value)
         return Delivery(send=updated or self._reload(send), result=result)
 
     def _failed(self, send: SendRecord, error: ProviderError, state: SendState) -> Delivery:
@@ -334,6 +361,8 @@ class SendService:
         updated = self.store.transition(
             send.id, from_states=[SendState.SENDING], to=state, error=self._explain(error)
         )
+        if updated is not None:
+            self.metrics.send_finished(state.value)
         return Delivery(send=updated or self._reload(send), error=error)
 
     def _explain(self, error: ProviderError) -> str:

@@ -20,6 +20,7 @@ from bot.usecases.groups import GroupSends
 from bot.usecases.home import HomeTabs
 from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
+from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
 from bot.usecases.slack_health import SlackTokenHealth
@@ -45,6 +46,7 @@ class Services:
     home: HomeTabs
     names: UserNames
     slack_health: SlackTokenHealth
+    metrics: Metrics
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )
@@ -81,7 +83,11 @@ class Services:
         never reached the provider, so they are sent, once."""
         self.sending.recover_stuck()
         for send in self.sending.abandoned():
-            logger.warning("Send %s was confirmed but never sent: sending it now", send.id)
+            logger.warning(
+                "Send %s was confirmed but never sent: sending it now",
+                send.id,
+                extra={"send_id": send.id},
+            )
             self.background(self.deliveries.deliver, send.id)
 
     @staticmethod

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.core import ids
@@ -258,9 +259,35 @@ def secrets_to_find() -> dict[str, str]:
     return found
 
 
-def test_secrets_never_leak_into_logs_slack_or_answers(make_rig: Callable[..., Rig]) -> None:
+def bearer_tokens(rig: Rig) -> dict[str, str]:
+    """The secrets in the URLs the bot hands out: every send's callback token, every media
+    link's token. They belong in provider requests and the database, never in a log."""
+    found = {}
+    for send in rig.all_sends():
+        found[f"callback token of {send.id}"] = send.callback_token
+        if "/media/" in send.body:
+            found[f"media token of {send.id}"] = send.body.rsplit("/media/", 1)[1]
+    return found
+
+
+def log_lines(app: Instance, log_format: str) -> list[str]:
+    """The server's log; in JSON, every line is checked to be one object with its fields."""
+    lines = app.log().splitlines()
+    if log_format == "json":
+        for line in lines:
+            entry = json.loads(line)
+            assert isinstance(entry, dict), line
+            assert {"time", "level", "logger", "message"} <= entry.keys(), line
+        assert any("send_id" in json.loads(line) for line in lines), "no line names a send"
+    return lines
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_secrets_never_leak_into_logs_slack_or_answers(
+    make_rig: Callable[..., Rig], log_format: str
+) -> None:
     rig = make_rig()
-    app = rig.add()
+    app = rig.add(logging={"format": log_format})
     rig.provider.fetch_media = True
     # a slash send that goes through, and one of each failure
     for fault in (None, "401", "500", "429", "400", "drop"):
@@ -288,7 +315,8 @@ def test_secrets_never_leak_into_logs_slack_or_answers(make_rig: Callable[..., R
     time.sleep(1.0)
 
     artifacts: dict[str, str] = {}
-    artifacts.update({f"log line {i}": line for i, line in enumerate(app.log().splitlines())})
+    lines = log_lines(app, log_format)
+    artifacts.update({f"log line {i}": line for i, line in enumerate(lines)})
     for i, call in enumerate(rig.slack.calls):
         headers = {k: v for k, v in call.headers.items() if k.lower() != "authorization"}
         artifacts[f"Slack {call.method} #{i}"] = json.dumps(
@@ -314,6 +342,12 @@ def test_secrets_never_leak_into_logs_slack_or_answers(make_rig: Callable[..., R
         for where, text in artifacts.items()
         for name, secret in secrets_to_find().items()
         if secret in text
+    ]
+    leaks += [
+        (f"log line {i}", name)
+        for i, line in enumerate(lines)
+        for name, token in bearer_tokens(rig).items()
+        if token in line
     ]
     # the bot token is sent to Slack, and the provider key to the provider, only as auth
     auth_ok = all(

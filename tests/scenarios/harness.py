@@ -33,6 +33,7 @@ class Harness:
         *,
         database_url: str | None = None,
         request_threads: int = 8,
+        workers: int = 1,
         **config: Any,
     ) -> None:
         self.tmp_path = tmp_path
@@ -45,6 +46,7 @@ class Harness:
             log_path=tmp_path / "serve.log",
             env={**os.environ, **SECRETS},
             cwd=ROOT,
+            workers=workers,
             threads=request_threads,
         )
         self.port = self.app.port

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from bot.core.logs import LogFormat
+
 DEFAULT_DATABASE_URL = "sqlite:///whatsapp-bot.sqlite3"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TOKEN_CHECK_SECONDS = 300.0
@@ -67,6 +69,16 @@ class MediaConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    token: str | None = None  # when set, `GET /metrics` wants `Authorization: Bearer <token>`
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    format: LogFormat = "text"
+
+
+@dataclass(frozen=True)
 class Config:
     slack: SlackConfig
     whatsapp: WhatsAppConfig
@@ -79,6 +91,8 @@ class Config:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     channels: Mapping[str, ChannelPolicy] = field(default_factory=lambda: MappingProxyType({}))
     access: AccessConfig = field(default_factory=AccessConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def callback_url(self, token: str) -> str:
         return f"{self.public_base_url}/whatsapp/callbacks/{token}"

@@ -16,7 +16,9 @@ from bot.core.config.model import (
     AccessConfig,
     ChannelPolicy,
     Config,
+    LoggingConfig,
     MediaConfig,
+    MetricsConfig,
     Problem,
     Sender,
     SlackConfig,
@@ -130,6 +132,8 @@ class Reader:
         access = self.access(top.get("access"))
         public_base_url = self.url(top.get("public_base_url"), "public_base_url").rstrip("/")
         database_url = self.database_url(top.get("database_url"))
+        metrics = self.metrics(top.get("metrics"))
+        logging = self.logging(top.get("logging"))
         if slack is None or whatsapp is None or media is None:
             return None
         return Config(
@@ -144,6 +148,8 @@ class Reader:
             groups=MappingProxyType(groups),
             channels=MappingProxyType(channels),
             access=access,
+            metrics=metrics,
+            logging=logging,
         )
 
     def slack(self, value: Any) -> SlackConfig | None:
@@ -437,6 +443,26 @@ class Reader:
                 )
         return AccessConfig(allowed_users=frozenset(users))
 
+    def metrics(self, value: Any) -> MetricsConfig:
+        section = self.mapping(value, "metrics", _METRICS_KEYS)
+        if section is None:
+            return MetricsConfig()
+        token = self.text(section.get("token"), "metrics.token") or None
+        if token is not None and not re.fullmatch(r"[\x21-\x7e]+", token):
+            self.problem(
+                "metrics.token",
+                "must be printable ASCII without spaces, to fit in an Authorization header",
+                "Use random letters and digits, e.g. `openssl rand -hex 32`",
+            )
+        return MetricsConfig(token=token)
+
+    def logging(self, value: Any) -> LoggingConfig:
+        section = self.mapping(value, "logging", _LOGGING_KEYS)
+        if section is None:
+            return LoggingConfig()
+        log_format: Any = self.choice(section.get("format"), "logging.format", ("text", "json"))
+        return LoggingConfig(format=log_format)
+
     def database_url(self, value: Any) -> str:
         url = self.text(value, "database_url", DEFAULT_DATABASE_URL)
         fix = "Use `sqlite:///path/to/file.sqlite3` or `postgresql+psycopg://user@host/db`"
@@ -468,6 +494,8 @@ _TOP_KEYS = {
     "channels": False,
     "access": False,
     "media": True,
+    "metrics": False,
+    "logging": False,
 }
 _SLACK_KEYS = {
     "bot_token": True,
@@ -494,3 +522,5 @@ _CHANNEL_KEYS = {
 }
 _ACCESS_KEYS = {"allowed_users": False}
 _MEDIA_KEYS = {"link_secret": True, "link_ttl_hours": False, "allow_private_hosts": False}
+_METRICS_KEYS = {"token": False}
+_LOGGING_KEYS = {"format": False}
