@@ -49,7 +49,7 @@ def build_services(
     render_interval: float = 1.0,
 ) -> Services:
     store = store or Store.from_url(config.database_url)
-    store.create_schema()
+    store.migrate()
     provider = provider or ProviderClient(
         api_url=config.whatsapp.api_url,
         api_key=config.whatsapp.api_key,
