@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+import sqlalchemy as sa
+
 from bot.core import config as config_module
 from bot.core.config import Config, ConfigError
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
-from bot.store import SendRecord, Store
+from bot.store import SchemaError, SendRecord, Store
 from bot.usecases.sending import SendRefused, SendService
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
@@ -71,7 +73,7 @@ def cmd_send(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
         connect_timeout_seconds=config.whatsapp.connect_timeout_seconds,
     )
     try:
-        store.create_schema()
+        store.migrate()
         service = SendService(config=config, store=store, provider=provider)
         return _send_once(service, args, kind, out)
     finally:
@@ -121,12 +123,37 @@ def _send_once(
     raise CommandLineError(f"The provider did not send it: {error.reason}.{advice}", EXIT_NOT_SENT)
 
 
+def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    print(_migrate(_load(args, env).database_url), file=out)
+    return EXIT_OK
+
+
+def _migrate(database_url: str) -> str:
+    """Create or upgrade the tables; what was done, in a sentence."""
+    store = Store.from_url(database_url, pool_size=1)
+    try:
+        return store.migrate().describe()
+    except SchemaError as exc:
+        raise CommandLineError(str(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        where = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+        reason = " ".join(str(exc.orig).split())
+        raise CommandLineError(
+            f"Could not reach the database at {where} ({reason}). Check database_url, and "
+            "that the database is up."
+        ) from None
+    finally:
+        store.close()
+
+
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
     from bot.server import serve
 
     path = _config_path(args, env)
-    config_module.load_config(path, env)  # fail here, once, with every problem listed
+    config = config_module.load_config(path, env)  # fail here, once, with every problem listed
+    # Before any worker starts: several instances starting at once upgrade the schema once.
+    print(f"Database: {_migrate(config.database_url)}", file=out, flush=True)
     log_level = "debug" if args.debug else "info"
 
     def factory() -> WebApp:
@@ -183,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("check-config", cmd_check_config, "validate the config and print a summary")
+    add("migrate", cmd_migrate, "create or upgrade the database's tables, keeping every row")
 
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
