@@ -200,9 +200,12 @@ class WebApp:
     def health(self) -> Response:
         try:
             self.services.store.ping()
+            schema = self.services.store.schema_status()
         except Exception:
             logger.exception("Failed to reach the database for /healthz")
             return Response.json(503, {"ok": False, "database": "unreachable"})
+        if not schema.current:
+            return Response.json(503, {"ok": False, "database": "ok", "schema": schema.describe()})
         refused = self.services.store.get_flag(PROVIDER_AUTH_FLAG)
         if refused is not None:
             return Response.json(
@@ -210,11 +213,12 @@ class WebApp:
                 {
                     "ok": False,
                     "database": "ok",
+                    "schema": "ok",
                     "provider": f"the provider refused the API key ({refused}); "
                     "check whatsapp.api_key",
                 },
             )
-        return Response.json(200, {"ok": True, "database": "ok"})
+        return Response.json(200, {"ok": True, "database": "ok", "schema": "ok"})
 
 
 def _headers(environ: Environ) -> dict[str, str | Sequence[str]]:
