@@ -5,6 +5,8 @@ migrating at once upgrade once."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -20,9 +22,10 @@ import yaml
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from bot.app import create_app
 from bot.store import SchemaError, SendState, Store, metadata
 from bot.store.migrate import FIRST, MIGRATIONS, Migrations
-from tests.conftest import SECRETS, config_dict
+from tests.conftest import SECRETS, config_dict, make_config
 from tests.fixtures import schema_0_1_0
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -377,3 +380,40 @@ def test_several_processes_migrating_at_once_upgrade_once(
         *["The database is already at revision 0001, the newest"] * 3,
     ], said
     assert revision_of(empty_database_url) == Migrations().head
+
+
+# /healthz
+
+
+def health(app: Any) -> tuple[int, dict[str, Any]]:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz", "wsgi.input": io.BytesIO()}
+    status: list[str] = []
+    body = b"".join(app(environ, lambda s, h: status.append(s)))
+    return int(status[0].split()[0]), json.loads(body)
+
+
+def test_healthz_says_when_the_schema_is_behind_or_ahead_of_the_code() -> None:
+    app = create_app(make_config(), sweep_interval=None)
+    try:
+        assert health(app) == (200, {"ok": True, "database": "ok", "schema": "ok"})
+        head = Migrations().head
+        with app.services.store.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM alembic_version"))
+        assert health(app) == (
+            503,
+            {
+                "ok": False,
+                "database": "ok",
+                "schema": f"behind: database at none (empty, or made by 0.1.0), code at {head}; "
+                "run whatsapp-bot migrate",
+            },
+        )
+        with app.services.store.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0099')"))
+        status, answer = health(app)
+        assert status == 503
+        assert answer["schema"] == (
+            f"ahead: database at 0099, which this code (at {head}) does not know; upgrade the bot"
+        )
+    finally:
+        app.services.close()
