@@ -665,12 +665,14 @@ def postgres_url(url: str | None) -> tuple[str | None, str]:
 
 
 def reset_database(url: str) -> None:
-    """Drop the app's tables, as tests/conftest.py's reset_postgres does."""
+    """Drop the app's tables and the schema's revision, as tests/conftest.py's reset_postgres
+    does."""
     from bot.store import metadata
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 

@@ -120,7 +120,7 @@ def keep(config_path: Path, data: bytes, name: str) -> str:
 
     config = c.load_config(config_path)
     store = Store.from_url(config.database_url)
-    store.create_schema()
+    store.migrate()
     try:
         media = MediaService(config=config, store=store)
         record = media.keep(data, inspect_media(data), file_name=name, slack_file_id=None)

@@ -61,7 +61,7 @@ def make_drafts(config_path: Path, coffee_url: str, count: int) -> list[str]:
 
     config = c.load_config(config_path)
     store = Store.from_url(config.database_url)
-    store.create_schema()
+    store.migrate()
     provider = ProviderClient(api_url=config.whatsapp.api_url, api_key=config.whatsapp.api_key)
     sending = SendService(config=config, store=store, provider=provider)
     sender = sending.resolve_sender(None, c.CHANNEL)

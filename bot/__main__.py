@@ -10,11 +10,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+import sqlalchemy as sa
+
 from bot.core import config as config_module
 from bot.core.config import Config, ConfigError
 from bot.core.logs import LOG_FORMATS, LogFormat, use_format
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
-from bot.store import SendRecord, Store
+from bot.store import SchemaError, SendRecord, Store
 from bot.usecases.sending import SendRefused, SendService
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
@@ -96,7 +98,7 @@ def cmd_send(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
         connect_timeout_seconds=config.whatsapp.connect_timeout_seconds,
     )
     try:
-        store.create_schema()
+        store.migrate()
         service = SendService(config=config, store=store, provider=provider)
         return _send_once(service, args, kind, out)
     finally:
@@ -146,6 +148,29 @@ def _send_once(
     raise CommandLineError(f"The provider did not send it: {error.reason}.{advice}", EXIT_NOT_SENT)
 
 
+def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    print(_migrate(_load(args, env).database_url), file=out)
+    return EXIT_OK
+
+
+def _migrate(database_url: str) -> str:
+    """Create or upgrade the tables; what was done, in a sentence."""
+    store = Store.from_url(database_url, pool_size=1)
+    try:
+        return store.migrate().describe()
+    except SchemaError as exc:
+        raise CommandLineError(str(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        where = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+        reason = " ".join(str(exc.orig).split())
+        raise CommandLineError(
+            f"Could not reach the database at {where} ({reason}). Check database_url, and "
+            "that the database is up."
+        ) from None
+    finally:
+        store.close()
+
+
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
     from bot.server import metrics_directory, serve, use_log_format
@@ -157,11 +182,14 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
     log_format: LogFormat = args.log_format or config.logging.format
     use_log_format(log_format)
     logging.getLogger("bot").setLevel(logging.DEBUG if args.debug else logging.INFO)
+    # Before any worker starts: several instances starting at once upgrade the schema once.
+    migrated = f"Database: {_migrate(config.database_url)}"
     serving = f"Serving on http://{args.host}:{args.port} (config: {path})"
-    if log_format == "json":
-        logger.info("%s", serving)  # every line of the log is JSON
-    else:
-        print(serving, file=out, flush=True)
+    for line in (migrated, serving):
+        if log_format == "json":
+            logger.info("%s", line)  # every line of the log is JSON
+        else:
+            print(line, file=out, flush=True)
 
     with metrics_directory() as metrics_dir:
 
@@ -230,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--offline", action="store_true", help="check the file only, without asking Slack"
     )
+    add("migrate", cmd_migrate, "create or upgrade the database's tables, keeping every row")
 
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")

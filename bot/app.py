@@ -90,7 +90,7 @@ def build_services(
 ) -> Services:
     metrics = metrics or Metrics()
     store = store or Store.from_url(config.database_url)
-    store.create_schema()
+    store.migrate()
     provider = provider or ProviderClient(
         api_url=config.whatsapp.api_url,
         api_key=config.whatsapp.api_key,

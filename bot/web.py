@@ -207,9 +207,12 @@ class WebApp:
     def health(self) -> Response:
         try:
             self.services.store.ping()
+            schema = self.services.store.schema_status()
         except Exception:
             logger.exception("Failed to reach the database for /healthz")
             return Response.json(503, {"ok": False, "database": "unreachable"})
+        if not schema.current:
+            return Response.json(503, {"ok": False, "database": "ok", "schema": schema.describe()})
         refused = self.services.store.get_flag(PROVIDER_AUTH_FLAG)
         if refused is not None:
             return Response.json(
@@ -217,14 +220,19 @@ class WebApp:
                 {
                     "ok": False,
                     "database": "ok",
+                    "schema": "ok",
                     "provider": f"the provider refused the API key ({refused}); "
                     "check whatsapp.api_key",
                 },
             )
         slack = self.services.slack_health.status()
         if not slack.healthy:
-            return Response.json(503, {"ok": False, "database": "ok", "slack": slack.text})
-        return Response.json(200, {"ok": True, "database": "ok", "slack": slack.text})
+            return Response.json(
+                503, {"ok": False, "database": "ok", "schema": "ok", "slack": slack.text}
+            )
+        return Response.json(
+            200, {"ok": True, "database": "ok", "schema": "ok", "slack": slack.text}
+        )
 
     def metrics(self, environ: Environ) -> Response:
         token = self.services.config.metrics.token

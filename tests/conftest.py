@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +80,11 @@ def _postgres_url() -> str | None:
 
 
 def reset_postgres(url: str) -> None:
-    """Drop the app's tables so each PostgreSQL test starts empty."""
+    """Drop the app's tables and the schema's revision so each PostgreSQL test starts empty."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 
@@ -98,9 +99,44 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes databases of the test's own, empty: new files on SQLite; on PostgreSQL new
+    databases on TEST_DATABASE_URL's server, dropped afterwards."""
+    if request.param == "sqlite":
+        yield lambda: f"sqlite:///{tmp_path / f'db-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (`.ci/run` sets it)")
+    server = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with server.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+    try:
+        yield make
+    finally:
+        with server.connect() as conn:
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture
+def empty_database_url(new_database: Callable[[], str]) -> str:
+    """An empty database of the test's own, on SQLite and on PostgreSQL."""
+    return new_database()
+
+
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     store = Store.from_url(database_url)
-    store.create_schema()
+    store.migrate()
     yield store
     store.close()

@@ -103,7 +103,7 @@ def test_callbacks_are_counted_by_status_and_refused_ones_apart(app: WebApp) -> 
 def test_a_delivery_counts_its_provider_request_and_final_state(tmp_path: Path) -> None:
     metrics = Metrics()
     store = Store.from_url(f"sqlite:///{tmp_path / 's.sqlite3'}")
-    store.create_schema()
+    store.migrate()
     with ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"], auto_callbacks=False) as standin:
         config = make_config(whatsapp={"api_url": standin.notification_url})
         client = ProviderClient(

@@ -19,7 +19,7 @@ def service_for(
 ) -> SendService:
     config: Config = make_config(whatsapp={"api_url": url, "timeout_seconds": 1})
     store = Store.from_url(f"sqlite:///{tmp_path / 's.sqlite3'}")
-    store.create_schema()
+    store.migrate()
     client = ProviderClient(api_url=url, api_key=SECRETS["WHATSAPP_API_KEY"], timeout_seconds=1)
 
     def sleep(seconds: float) -> None:

@@ -131,28 +131,28 @@ def test_every_callback_is_kept_raw(store: Store) -> None:
     ]
 
 
-def test_schema_creation_is_idempotent(store: Store) -> None:
-    store.create_schema()
+def test_migrating_twice_keeps_the_rows(store: Store) -> None:
+    store.migrate()
     send_id = new_send(store)
-    store.create_schema()
+    store.migrate()
     assert store.get_send(send_id) is not None
 
 
 def test_records_survive_a_new_store_on_the_same_database(database_url: str) -> None:
     first = Store.from_url(database_url)
-    first.create_schema()
+    first.migrate()
     send_id = new_send(first)
     first.add_status(send_id, "SENT", rank=30)
     first.close()
     second = Store.from_url(database_url)
-    second.create_schema()
+    second.migrate()
     assert second.get_send(send_id).provider_status == "SENT"  # type: ignore[union-attr]
     second.close()
 
 
 def test_sqlite_uses_wal(tmp_path: Any) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path / 'w.sqlite3'}")
-    store.create_schema()
+    store.migrate()
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     store.close()
@@ -212,7 +212,7 @@ def test_sqlite_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
     writer lock, even before that process has begun its transaction."""
     url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     store = Store.from_url(url)
-    store.create_schema()
+    store.migrate()
     send_id = new_send(store)
     holding, released = tmp_path / "holding", tmp_path / "released"
     script = f"""
@@ -311,7 +311,7 @@ def test_a_group_members_new_status_marks_its_group_changed(store: Store) -> Non
 
 def test_who_opened_their_home_tab_is_known_to_every_instance(database_url: str) -> None:
     first, second = Store.from_url(database_url), Store.from_url(database_url)
-    first.create_schema()
+    first.migrate()
     day_ago = datetime.now(UTC) - timedelta(days=1)
     assert not second.home_opened_since("U1", day_ago)
     first.note_home_opened("U1", at=day_ago - timedelta(hours=1))
@@ -403,7 +403,7 @@ def test_a_failing_write_costs_the_others_of_its_batch_nothing() -> None:
 
 def test_concurrent_callbacks_on_sqlite_are_each_kept_once(tmp_path: Path) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
-    store.create_schema()
+    store.migrate()
     sends = [store.get_send(new_send(store)) for _ in range(4)]
     statuses = [("QUEUE", 10), ("SENT", 30), ("DELIVERED", 40), ("READ", 50)]
     work = [(s, status, rank) for s in sends for status, rank in statuses for _ in range(2)]

@@ -3,7 +3,8 @@
 `schema` holds the tables and `statements` those built once; `sqlite` and `postgres` what is
 particular to each engine; `database` decides which engine's path a transaction, a write or a
 read takes; `status_updates` records callbacks and statuses, each engine's path side by side;
-`store` holds the operations. The records themselves are in `bot.records`.
+`store` holds the operations; `migrate` the schema's revisions, the Alembic migrations in
+`migrations/`. The records themselves are in `bot.records`.
 """
 
 from bot.core.records import (
@@ -20,6 +21,7 @@ from bot.core.records import (
     utcnow,
 )
 from bot.store.database import create_engine
+from bot.store.migrate import Migration, SchemaError, SchemaStatus
 from bot.store.schema import (
     batches,
     callbacks,
@@ -38,7 +40,10 @@ __all__ = [
     "CallbackTaken",
     "Lease",
     "MediaRecord",
+    "Migration",
     "RenderedRecord",
+    "SchemaError",
+    "SchemaStatus",
     "SendRecord",
     "SendState",
     "SendSummary",

@@ -3,6 +3,7 @@ transaction, a write of one statement or a read takes."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Self, TypeVar
@@ -12,10 +13,15 @@ from sqlalchemy.engine import Connection, Engine
 
 import bot.store.postgres as postgres
 import bot.store.sqlite as sqlite
-from bot.store.schema import metadata
+from bot.store.migrate import Migration, Migrations, SchemaError, SchemaStatus
 from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL's advisory lock for upgrading the schema: one upgrade at a time per database.
+_LOCK = {"key": 7461263}
 
 
 class Database:
@@ -34,6 +40,7 @@ class Database:
         )
         self._group_commit = GroupCommit(self._tx)
         self._cursor_runner = postgres.CursorRunner(self._autocommit)
+        self._migrations: Migrations | None = None
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Self:
@@ -48,12 +55,50 @@ class Database:
             create_engine(url, pool_size=autocommit_size, overflow=0, autocommit=True),
         )
 
-    def create_schema(self) -> None:
-        """Create missing tables; safe when several instances start at once."""
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7461263)"))
-            metadata.create_all(conn, checkfirst=True)
+    @property
+    def migrations(self) -> Migrations:
+        """The package's migrations, read when first needed."""
+        if self._migrations is None:
+            self._migrations = Migrations()
+        return self._migrations
+
+    def migrate(self, migrations: Migrations | None = None) -> Migration:
+        """Create the tables or upgrade them to the newest revision, in one transaction and
+        under a lock (PostgreSQL's advisory lock; on SQLite the writers' lock), so that
+        instances starting at once upgrade the database once. A SchemaError when the database
+        is from a newer version, or when the upgrade failed and was rolled back."""
+        migrations = migrations or self.migrations
+        with self._write_lock, self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    if self._server:
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), _LOCK)
+                    return migrations.upgrade(conn)
+            except SchemaError:
+                raise
+            except Exception as exc:
+                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+                raise SchemaError(
+                    f"Upgrading the database to revision {migrations.head} failed "
+                    f"({type(exc).__name__}: {reason}). The upgrade ran in one transaction, "
+                    "which was rolled back, so nothing was changed: the database is at "
+                    f"revision {self._revision_after_failure(conn, migrations)}."
+                ) from exc
+
+    @staticmethod
+    def _revision_after_failure(conn: Connection, migrations: Migrations) -> str:
+        try:
+            with conn.begin():
+                revision = migrations.status(conn).database
+        except Exception:
+            logger.exception("Failed to read the schema's revision after a failed upgrade")
+            return "unknown (it could not be read)"
+        return revision or "none (empty, or as version 0.1.0 left it)"
+
+    def schema_status(self) -> SchemaStatus:
+        """The database's revision beside the newest this code knows."""
+        with self._read() as conn:
+            return self.migrations.status(conn)
 
     def close(self) -> None:
         self.engine.dispose()

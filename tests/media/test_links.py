@@ -44,7 +44,7 @@ class Clock:
 
 def test_serving_purging_and_refreshing(tmp_path: object) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path}/m.sqlite3")
-    store.create_schema()
+    store.migrate()
     clock = Clock()
     service = MediaService(config=make_config(), store=store, clock=clock)
     info = MediaInfo(MediaKind.IMAGE, "image/png", "PNG image", 4, ".png")

@@ -180,7 +180,7 @@ def test_a_refused_key_is_said_in_the_thread_and_in_healthz_until_a_send_succeed
     send = click_send(rig, app, "Key renewed: your order")
     rig.wait_state(send.id, SendState.SENT)
     wait_until(lambda: app.health().status == 200, 5, "healthz back to 200")
-    assert app.health().json() == {"ok": True, "database": "ok", "slack": "ok"}
+    assert app.health().json() == {"ok": True, "database": "ok", "schema": "ok", "slack": "ok"}
     figures.add(
         "fault:key",
         "provider 401, then 403, then a send that succeeds",

@@ -58,7 +58,7 @@ def status_store(
         else:
             url = stack.enter_context(fresh_postgres())
         store = Store.from_url(url)
-        store.create_schema()
+        store.migrate()
         stack.callback(store.close)
         yield store
 

@@ -286,7 +286,12 @@ def test_bad_signature_and_stale_timestamp_are_401(bot: Harness) -> None:
 
 def test_health_and_unknown_routes(bot: Harness) -> None:
     with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as answer:
-        assert json.loads(answer.read()) == {"ok": True, "database": "ok", "slack": "ok"}
+        assert json.loads(answer.read()) == {
+            "ok": True,
+            "database": "ok",
+            "schema": "ok",
+            "slack": "ok",
+        }
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(bot.url + "/nope", timeout=5)
     assert info.value.code == 404
