@@ -191,9 +191,12 @@ def test_healthz_names_the_refused_token(spawner: Spawner, tmp_path: Any) -> Non
     app = create_app(config, sweep_interval=None)
     app.services.slack_health.spawn = spawner
     try:
-        assert health(app) == (200, {"ok": True, "database": "ok", "slack": "not checked yet"})
+        assert health(app) == (
+            200,
+            {"ok": True, "database": "ok", "schema": "ok", "slack": "not checked yet"},
+        )
         app.services.slack_health.check_at_start()
-        assert health(app) == (200, {"ok": True, "database": "ok", "slack": "ok"})
+        assert health(app) == (200, {"ok": True, "database": "ok", "schema": "ok", "slack": "ok"})
         app.services.slack_health.revoked("app_uninstalled")
         status, body = health(app)
         assert status == 503

@@ -53,7 +53,7 @@ def test_serve_checks_the_token_at_start_and_logs_the_team(slow: Harness) -> Non
     assert "Slack: team Stand-in Workspace (T000), bot user U0BOT0001" in slow.log()
     assert len(slow.slack.calls_to("auth.test")) == 1
     for _ in range(5):
-        assert healthz(slow) == (200, {"ok": True, "database": "ok", "slack": "ok"})
+        assert healthz(slow) == (200, {"ok": True, "database": "ok", "schema": "ok", "slack": "ok"})
     assert len(slow.slack.calls_to("auth.test")) == 1  # probes do not ask Slack
 
 
@@ -67,7 +67,7 @@ def test_healthz_turns_503_while_slack_refuses_the_token(quick: Harness) -> None
     wait_until(lambda: "Slack refused the bot token (token_revoked)" in quick.log(), 5)
     quick.slack.accept_token()
     wait_until(lambda: healthz(quick)[0] == 200, 5, "/healthz back to 200")
-    assert healthz(quick)[1] == {"ok": True, "database": "ok", "slack": "ok"}
+    assert healthz(quick)[1] == {"ok": True, "database": "ok", "schema": "ok", "slack": "ok"}
     assert SECRETS["SLACK_BOT_TOKEN"] not in quick.log()
     # a few probes a second, yet Slack was asked about twice a second at most
     started = quick.slack.calls_to("auth.test")[0].time
@@ -80,7 +80,7 @@ def test_slack_not_answering_leaves_healthz_up(quick: Harness) -> None:
     wait_until(lambda: "could not check" in healthz(quick)[1]["slack"], 5, "the failed check")
     assert healthz(quick) == (
         200,
-        {"ok": True, "database": "ok", "slack": "could not check (internal_error)"},
+        {"ok": True, "database": "ok", "schema": "ok", "slack": "could not check (internal_error)"},
     )
 
 

@@ -65,7 +65,10 @@ def test_a_0_1_0_database_is_upgraded_on_start_and_its_urls_keep_working(
     try:
         assert "Database: Recognised a database made by version 0.1.0" in bot.log()
         status, _, body = get(bot.url + "/healthz")
-        assert (status, json.loads(body)) == (200, {"ok": True, "database": "ok", "schema": "ok"})
+        assert (status, json.loads(body)) == (
+            200,
+            {"ok": True, "database": "ok", "schema": "ok", "slack": "ok"},
+        )
 
         status, answer = post_json(
             f"{bot.url}/whatsapp/callbacks/{old.callback_token}",
