@@ -395,10 +395,11 @@ def health(app: Any) -> tuple[int, dict[str, Any]]:
 def test_healthz_says_when_the_schema_is_behind_or_ahead_of_the_code() -> None:
     app = create_app(make_config(), sweep_interval=None)
     try:
-        assert health(app) == (
-            200,
-            {"ok": True, "database": "ok", "schema": "ok", "slack": "not checked yet"},
-        )
+        status, answer = health(app)
+        # Slack is out of reach here: its check may or may not have answered yet.
+        slack = answer.pop("slack")
+        assert slack == "not checked yet" or slack.startswith("could not check")
+        assert (status, answer) == (200, {"ok": True, "database": "ok", "schema": "ok"})
         head = Migrations().head
         with app.services.store.engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM alembic_version"))
