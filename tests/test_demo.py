@@ -147,7 +147,8 @@ def test_keep_running_serves_until_ctrl_c_then_stops_everything(tmp_path: Path) 
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    reader = threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True)
+    reader.start()
     seen: list[str] = []
     deadline = time.monotonic() + 60
     try:
@@ -177,6 +178,8 @@ def test_keep_running_serves_until_ctrl_c_then_stops_everything(tmp_path: Path) 
         if process.poll() is None:
             process.kill()
             process.wait()
+    reader.join(10)  # it ends at the end of the demo's output
+    assert not reader.is_alive()
     rest = "".join(seen) + "".join(iter_queue(lines))
     assert process.returncode == 0, process.stderr.read()  # type: ignore[union-attr]
     assert "Stopping the app and the stand-ins" in rest and "Done in" in rest
@@ -187,7 +190,6 @@ def test_keep_running_serves_until_ctrl_c_then_stops_everything(tmp_path: Path) 
 
 
 def iter_queue(lines: queue.Queue[str]) -> list[str]:
-    time.sleep(0.2)  # the reader thread drains what the demo printed last
     found = []
     while not lines.empty():
         found.append(lines.get_nowait())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -312,6 +313,38 @@ class Rig:
 
         return wait_until(reached, timeout, f"send {send_id} in {states}")
 
+    def wait_shown(self, send_id: str, timeout: float = 15) -> SendRecord:
+        """Until Slack shows the send's latest change (not dirty, nobody rendering it): every
+        render pass its changes called for has ended."""
+
+        def shown() -> SendRecord | None:
+            send = self.store.get_send(send_id)
+            return send if send is not None and not send.dirty and not send.render_owner else None
+
+        return wait_until(shown, timeout, f"send {send_id} shown as stored")
+
+    def wait_maintenance(self, send_id: str, timeout: float = 20) -> None:
+        """A change to a shown send that no app is told of (its state as it is, marked dirty):
+        only a maintenance round's sweep takes it up, and the round runs recovery just before
+        the sweep. Once the send is shown again, a whole round came after this call."""
+        send = self.wait_shown(send_id)
+        # a state recovery leaves alone: the touch must not make the send look stuck or fresh
+        assert send.state in (SendState.SENT, SendState.FAILED, SendState.UNKNOWN), send.state
+        touched = self.store.transition(send_id, from_states=[send.state], to=send.state)
+        assert touched is not None and touched.dirty
+        self.wait_shown(send_id, timeout)
+
+    def told(self, words: str) -> int:
+        """How many things the app said (response_url posts, modals) containing `words`."""
+        texts = [text_of(p.body or {}) for p in self.slack.response_posts]
+        texts += [text_of(v) for v in self.slack.views.values()]
+        return sum(words in t for t in texts)
+
+    def wait_told(self, words: str, count: int = 1, timeout: float = 10) -> None:
+        """Until the app said `words` `count` times: a click's handler says how it ended last,
+        so each one counted has finished."""
+        wait_until(lambda: self.told(words) >= count, timeout, f"{count} times {words!r}")
+
     def message_with_button(
         self, channel: str, user: str, action_id: str, value: str
     ) -> dict[str, Any]:
@@ -369,9 +402,12 @@ def share_file(
     text: str = "Your parcel arrived",
     user: str = USER,
     channel: str = CHANNEL,
+    event_id: str | None = None,
 ) -> tuple[DriverResponse, SendRecord]:
     """Share a file in a channel with offers on; the event's answer and the offer's draft."""
-    answer = app.driver.file_share(name, content or png(), user=user, channel=channel, text=text)
+    answer = app.driver.file_share(
+        name, content or png(), user=user, channel=channel, text=text, event_id=event_id
+    )
     assert answer.status == 200, answer
     ts = str(answer.sent["event"]["ts"])
     send = wait_until(
@@ -380,6 +416,19 @@ def share_file(
         f"an offer for {name}",
     )
     return answer, send
+
+
+def command_marker(app: Instance, user: str = USER, channel: str = CHANNEL) -> None:
+    """A harmless `/whatsapp status` through the slash path, and its answer: the app has
+    taken up what was sent to it before."""
+    key = f"marker-{secrets.token_hex(4)}"
+    app.driver.slash_command(f"status {key}", user=user, channel=channel)
+    words = f"No send has the transactionId `{key}`"
+    wait_until(
+        lambda: any(words in text_of(m) for m in app.rig.slack.ephemerals(channel, user)),
+        10,
+        f"the answer to `status {key}`",
+    )
 
 
 def requests_for(rig: Rig, external_id: str) -> int:

@@ -7,7 +7,7 @@ one database. However often Slack delivers, the provider gets one request per se
 
 from __future__ import annotations
 
-import time
+import secrets
 from collections.abc import Callable
 
 from bot.core import ids
@@ -18,6 +18,7 @@ from tests.reliability.rig import (
     CHANNEL,
     OTHER_USER,
     USER,
+    Instance,
     Rig,
     build,
     draft_text,
@@ -52,10 +53,24 @@ def count(what: str, tried: int, requests: int, sends: int = 1) -> None:
 
 
 def settle(rig: Rig, send_id: str) -> None:
-    """Wait for the send's outcome and give late duplicates time to reach the provider."""
+    """Wait for the send's whole course: its outcome, the provider's statuses, the last one
+    shown. Every duplicate was acknowledged, so handed on, before this began; turning one away
+    takes a read and a refused update: by the time the last status is shown, a second or more
+    after the one request, each has long been turned away or has made its own request."""
     rig.wait_state(send_id, SendState.SENT, timeout=15)
     rig.wait_thread(send_id, "transactionId")
-    time.sleep(1.0)
+    rig.wait_thread(send_id, "Status: *READ*")
+    rig.provider.wait_for_callbacks(timeout=15)
+    rig.wait_shown(send_id)
+
+
+def offer_marker(rig: Rig, app: Instance) -> None:
+    """Another file shared, and its offer: the events this instance got before it have been
+    taken up. Its event id is its own (two drivers number theirs alike within a second)."""
+    share_file(rig, app, "marker.png", text="marker", event_id=f"EvMARKER{secrets.token_hex(6)}")
+
+
+ALREADY = "This was already confirmed"
 
 
 def test_a_send_click_storm_with_replays_sends_once(make_rig: Callable[..., Rig]) -> None:
@@ -79,9 +94,13 @@ def test_a_send_click_storm_with_replays_sends_once(make_rig: Callable[..., Rig]
         (lambda c=c: replay(app.driver, c)) for c in clicks
     ]
     calls += [(lambda n=n: replay(app.driver, clicks[0], retry_num=1 + n % 3)) for n in range(16)]
+    told = rig.told(ALREADY)
     answers = fire_together(calls)
     assert [a.status for a in answers] == [200] * len(calls)
     settle(rig, send.id)
+    # and each click's handler says how it ended, last: one sent, every other was turned away
+    rig.wait_told("Sent to")
+    rig.wait_told(ALREADY, count=told + len(calls) - 1)
     made = requests_for(rig, send.external_id)
     count("Send click (threads, X-Slack-Retry-Num replays)", len(calls), made)
     assert made == 1
@@ -127,7 +146,7 @@ def test_a_file_share_event_delivered_many_times_offers_once_and_sends_once(
         calls.append(lambda retry=retry: app.driver.post_event(envelope, retry_num=retry))
     answers = fire_together(calls)
     assert all(a.status == 200 for a in answers)
-    time.sleep(1.5)
+    offer_marker(rig, app)
     ts = str(envelope["event"]["ts"])
     offers = [m for m in rig.slack.thread(CHANNEL, ts) if buttons(m)]
     drafts = [s for s in rig.all_sends() if s.thread_ts == ts]
@@ -191,9 +210,13 @@ def test_two_instances_receiving_the_same_click_send_once(
             retry = None if n < 2 else n
             calls.append(lambda retry=retry, c=click: replay(first.driver, c, retry))
             calls.append(lambda retry=retry, c=click: replay(second.driver, c, retry))
+        told = rig.told(ALREADY)
         answers = fire_together(calls)
         assert all(a.status == 200 for a in answers)
         settle(rig, send.id)
+        # each click's handler says how it ended, last: one sent, every other was turned away
+        rig.wait_told("Sent to", count=round_ + 1)
+        rig.wait_told(ALREADY, count=told + len(calls) - 1)
         made = requests_for(rig, send.external_id)
         total_tried += len(calls)
         total_tried_requests += made
@@ -211,6 +234,7 @@ def test_two_instances_receiving_the_same_click_send_once(
         + [lambda: first.driver.post_event(shared.sent)] * 4
     )
     assert all(a.status == 200 for a in answers)
-    time.sleep(1.0)
+    offer_marker(rig, first)
+    offer_marker(rig, second)
     ts = str(shared.sent["event"]["ts"])
     assert len([m for m in rig.slack.thread(CHANNEL, ts) if buttons(m)]) == 1

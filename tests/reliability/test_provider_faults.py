@@ -34,7 +34,8 @@ def test_429_waits_as_told_says_so_and_sends_once_more(make_rig: Callable[..., R
     rig.wait_thread(send.id, "The provider is rate limiting")
     sent = rig.wait_state(send.id, SendState.SENT)
     texts = rig.wait_thread(send.id, f"transactionId: `{sent.transaction_id}`")
-    time.sleep(1.0)
+    rig.wait_told("Sent to")  # the click's handler has ended: it says how, last
+    rig.wait_shown(send.id)
     first, second = rig.provider.requests  # exactly one more request after the 429
     assert first.response_status == 429 and second.response_status == 200
     assert second.received_at - first.received_at >= 0.9  # `ratelimit-reset: 1s` honoured
@@ -60,14 +61,17 @@ def test_a_refused_connection_is_tried_again_until_the_provider_listens(
     app = rig.add()
     send = click_send(rig, app, "Refused at first: your invoice")
     rig.wait_state(send.id, SendState.SENDING, timeout=5)
-    time.sleep(0.25)  # the first attempt was refused; the app is waiting to try again
+    # `sending` is recorded just before the first attempt, which is refused at once; a refused
+    # connection leaves nothing to wait for, so a moment well inside the 0.5 s before the
+    # app tries again: it is waiting, not giving up.
+    time.sleep(0.25)
     assert rig.current(send.id).state is SendState.SENDING
     late = ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"], port=port).start()
     try:
         sent = rig.wait_state(send.id, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)
         assert sent.state is SendState.SENT, sent.error
         rig.wait_thread(send.id, f"transactionId: `{sent.transaction_id}`")
-        time.sleep(0.5)
+        rig.wait_told("Sent to")  # the click's handler has ended: it says how, last
         assert len(late.requests) == 1
         assert sent.transaction_id == late.sends[0].transaction_id
         figures.add(
@@ -132,7 +136,10 @@ def test_uncertain_answers_become_unknown_with_retry_and_are_never_resent_alone(
         assert "not* sent again automatically" in outcome
         assert any(buttons(m) == ["Retry"] for m in rig.thread(done))
         unknown.append(done)
-    time.sleep(2.0)  # long enough for any resend the app might wrongly make on its own
+    # Each click's handler has ended (it says how, last); on its own the app acts only in its
+    # maintenance rounds, and a whole one has come round since.
+    rig.wait_told("Not sure whether it was sent", count=len(UNCERTAIN))
+    rig.wait_maintenance(unknown[-1].id)
     made = [requests_for(rig, s.external_id) for s in unknown]
     figures.add(
         "fault:uncertain",
@@ -150,11 +157,16 @@ def test_uncertain_answers_become_unknown_with_retry_and_are_never_resent_alone(
     # a person decides: Retry sends it once more, and only once however often it is clicked
     chosen = unknown[0]
     outcome = next(m for m in rig.thread(chosen) if buttons(m) == ["Retry"])
+    refused = "already retried or has a result"
+    before = rig.told(refused)
     for _ in range(3):
         app.driver.click(ids.RETRY, chosen.id, user=USER, channel=CHANNEL, message=outcome)
     sent = rig.wait_state(chosen.id, SendState.SENT)
     rig.wait_thread(chosen.id, f"transactionId: `{sent.transaction_id}`")
-    time.sleep(0.5)
+    # one click sent it again, its handler ending with the thread; the two others said no
+    rig.wait_told("chose to send it again")
+    rig.wait_told(refused, count=before + 2)
+    rig.wait_shown(chosen.id)
     assert requests_for(rig, chosen.external_id) == 2
 
 
@@ -175,7 +187,7 @@ def test_a_refused_key_is_said_in_the_thread_and_in_healthz_until_a_send_succeed
         assert health.status == 503, health
         assert "whatsapp.api_key" in health.json()["provider"]
         assert SECRETS["WHATSAPP_API_KEY"] not in health.text
-    time.sleep(0.5)
+    rig.wait_told(":x: Not sent", count=2)  # both clicks' handlers have ended
     assert app.health().status == 503  # still: nothing has succeeded since
     send = click_send(rig, app, "Key renewed: your order")
     rig.wait_state(send.id, SendState.SENT)

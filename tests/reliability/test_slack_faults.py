@@ -34,11 +34,11 @@ def test_ratelimited_slack_still_ends_with_the_right_thread(make_rig: Callable[.
     rig.slack.fail_next("chat.update", "ratelimited", retry_after=1, count=2)
     for status in ("QUEUE", "SENT", "DELIVERED", "READ"):
         rig.provider.post_status(sent.transaction_id, status)
-        time.sleep(0.3)
+        time.sleep(0.3)  # statuses spread out, as the provider sends them
     rig.wait_thread(send.id, "Status: *READ*", timeout=30)
     limited = [c for c in rig.slack.calls if c.status == 429]
     assert sorted(c.method for c in limited) == ["chat.postMessage"] * 2 + ["chat.update"] * 2
-    time.sleep(1.5)
+    rig.wait_shown(send.id)  # every pass the statuses called for has ended
     texts = rig.thread_texts(send.id)
     records = [m for m in rig.slack.channel_messages(CHANNEL) if m.get("bot_id")]
     assert len(records) == 1
@@ -65,7 +65,10 @@ def test_a_burst_of_callbacks_is_at_most_one_edit_a_second(make_rig: Callable[..
     app.driver.click(ids.SEND, send.id, user=USER, channel=CHANNEL, message=confirmation)
     sent = rig.wait_state(send.id, SendState.SENT)
     rig.wait_thread(send.id, "transactionId")
-    time.sleep(1.2)  # the thread is idle: the burst's first status is shown at once
+    # The thread is idle: no pass left to run, and the second since the last write is over,
+    # so the burst's first status is shown at once.
+    rig.wait_shown(send.id)
+    time.sleep(1.2)
     url = f"/whatsapp/callbacks/{sent.callback_token}"
     progress = ["QUEUE", "DEQUEUED", "SENT", "DELIVERED", "READ"]
     burst = [status for status in progress for _ in range(5)]  # 25, each status five times
@@ -87,13 +90,14 @@ def test_a_burst_of_callbacks_is_at_most_one_edit_a_second(make_rig: Callable[..
                 for body in wave
             ]
         )
-        time.sleep(0.2)
+        time.sleep(0.2)  # the waves spread over a second
     burst_seconds = time.monotonic() - started
     assert burst_seconds < 1.5
     assert all(a.status == 200 for a in answers), [a.status for a in answers]
     rig.wait_thread(send.id, "Status: *READ*")
-    time.sleep(2.5)  # let any trailing pass happen
-    final = rig.current(send.id)
+    # Every callback was stored before it was answered: once Slack shows the send as stored,
+    # no pass is left to come.
+    final = rig.wait_shown(send.id)
     assert final.status_ts and final.message_ts
     mine = {final.message_ts, final.status_ts}
     edits = [c for c in rig.slack.calls_to("chat.update") if c.params.get("ts") in mine]

@@ -4,6 +4,7 @@ and the stand-in provider, all on loopback; tests talk to it only over HTTP."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 from pathlib import Path
@@ -129,6 +130,43 @@ class Harness:
             shown = [text_of(m) for m in self.slack.ephemerals(channel=channel, user=user)]
             raise AssertionError(f"no ephemeral containing {contains!r}; have {shown}") from None
         return found
+
+    def said(self, words: str) -> int:
+        """How many answers to interactions (response_url posts) contain `words`."""
+        return sum(words in text_of(post.body or {}) for post in self.slack.response_posts)
+
+    def wait_said(self, words: str, count: int = 1, timeout: float = 10) -> None:
+        """Until `count` answers to interactions contain `words`: a click's handler says how
+        it ended last, so each one counted has finished."""
+        try:
+            self.slack.wait_for(lambda: self.said(words) >= count, timeout=timeout)
+        except TimeoutError:
+            texts = [text_of(post.body or {}) for post in self.slack.response_posts]
+            raise AssertionError(f"{count} answers saying {words!r} never came: {texts}") from None
+
+    def wait_shown(self, send_id: str | None = None, timeout: float = 15) -> SendRecord:
+        """Until Slack shows the send's latest change (not dirty, nobody rendering it): every
+        render pass the send's changes called for has ended."""
+        wanted = send_id or self.only_send().id
+
+        def shown() -> SendRecord | None:
+            send = self.store.get_send(wanted)
+            return send if send is not None and not send.dirty and not send.render_owner else None
+
+        try:
+            found: SendRecord = self.slack.wait_for(shown, timeout=timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"send {wanted} is still not shown as stored: {self.store.get_send(wanted)}"
+            ) from None
+        return found
+
+    def marker(self, user: str = USER, channel: str = CHANNEL) -> None:
+        """A harmless `/whatsapp status` through the slash path, and its answer: the app has
+        taken up what was sent to it before."""
+        key = f"marker-{secrets.token_hex(4)}"
+        self.driver.slash_command(f"status {key}", user=user, channel=channel)
+        self.wait_ephemeral(f"No send has the transactionId `{key}`", user=user, channel=channel)
 
     def channel_record(self, channel: str = CHANNEL) -> dict[str, Any]:
         messages = [m for m in self.slack.channel_messages(channel) if m.get("bot_id")]

@@ -160,6 +160,13 @@ def test_files_the_provider_would_refuse_are_refused_in_the_thread(
     assert bot.provider.requests == []
 
 
+def offer_marker(bot: Harness) -> None:
+    """Another file shared where offers are on, and its offer: the events sent before it have
+    been taken up."""
+    ts = share(bot, "marker.png", png(), text="marker")
+    wait_in_thread(bot, ts, "Send *marker.png*")
+
+
 def test_event_retries_never_offer_twice(bot: Harness) -> None:
     answer = bot.driver.file_share("parcel.png", png(), user=USER, channel=CHANNEL)
     envelope = answer.sent
@@ -168,14 +175,14 @@ def test_event_retries_never_offer_twice(bot: Harness) -> None:
         again = bot.driver.post_event(envelope, retry_num=retry)
         assert again.status == 200
     wait_in_thread(bot, ts, "Send *parcel.png*")
-    time.sleep(1)
+    offer_marker(bot)
     offers = [m for m in bot.slack.thread(CHANNEL, ts) if buttons(m)]
     assert len(offers) == 1
 
 
 def test_channels_without_file_shares_and_bot_messages_are_ignored(bot: Harness) -> None:
     bot.driver.file_share("parcel.png", png(), user=USER, channel="C0SALES")
-    time.sleep(1)
+    offer_marker(bot)
     assert [m for m in bot.slack.channel_messages("C0SALES") if m.get("bot_id")] == []
     assert bot.store.get_send("x") is None
 
@@ -210,7 +217,11 @@ def test_the_modal_path_sends_once(bot: Harness) -> None:
     )
     assert "caption" not in body
     wait_in_thread(bot, ts, bot.provider.sends[0].transaction_id)
-    time.sleep(0.5)
+    # The send's whole course, its last status shown: long after the second submission (taken
+    # before the first request was seen) was turned away.
+    wait_in_thread(bot, ts, "Status: *READ*")
+    bot.provider.wait_for_callbacks()
+    bot.wait_shown()
     assert len(bot.provider.requests) == 1
 
 

@@ -226,7 +226,12 @@ def test_two_instances_share_one_database_and_survive_a_crash(
         # A gets the second send's first status and shows it; then A dies mid-way.
         posted[second.id] = post_to(provider, a, second_txid, "QUEUE")
         wait_thread(slack, store, second.id, "Status: *QUEUE*")
-        time.sleep(0.3)  # A's render pass releases its lease right after the edit
+        # A's render pass has released its lease, having shown the status: killed after that
+        wait_for_send(
+            store,
+            lambda s: s.id == second.id and not s.dirty and s.render_owner is None,
+            "shown by A, its lease released",
+        )
         a.kill()
         assert fetch(other_link) == (200, "image/png", image)
 

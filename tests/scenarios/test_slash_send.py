@@ -62,7 +62,8 @@ def test_image_send_to_read(bot: Harness) -> None:
     assert [c.http_status for c in bot.provider.callbacks] == [200] * 4
     late = bot.provider.post_status(send.transaction_id, "SENT")
     assert late[0].http_status == 200
-    time.sleep(1.5)
+    # The callback was stored before it was answered; whatever render it called for is done.
+    bot.wait_shown()
     texts = bot.thread_texts()
     assert ":eyes: *READ*" in texts[0]
     status_replies = [t for t in texts if "Status:" in t]
@@ -78,7 +79,10 @@ def test_a_home_tab_nobody_opened_is_not_published_as_statuses_arrive(bot: Harne
     """Only the Home tabs of people who open them are kept fresh; opening one shows it fresh."""
     confirm_and_send(bot)
     bot.wait_thread("Status: *READ*")
-    time.sleep(1.5)  # past the Home tab's once-a-second spacing, had it been scheduled
+    # Every render pass, and with it every Home tab refresh it could have asked for, is done;
+    # then past the Home tab's once-a-second spacing, had a refresh been scheduled.
+    bot.wait_shown()
+    time.sleep(1.5)
     assert bot.slack.calls_to("views.publish") == []
     assert bot.driver.app_home_opened(USER).status == 200
     bot.slack.wait_for(lambda: ":eyes: *READ*" in json.dumps(bot.slack.home_view(USER)), timeout=10)

@@ -1,0 +1,142 @@
+"""Group sends in process: a draft per member under one batch, confirmed or cancelled together,
+delivered one request per member with one progress message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.store import SendState
+from bot.usecases.groups import GroupDraft
+from bot.whatsapp.payloads import Message, MessageKind, PayloadError
+from tests.inprocess import CHANNEL, RECIPIENT, USER, Stage, staged
+from tests.scenarios.harness import text_of
+
+DRIVERS = ["+573001234500", "+573001234501", "acme-ops"]
+NUMBERS = ["+573001234500", "+573001234501", RECIPIENT]
+
+
+@pytest.fixture
+def stage(tmp_path: Path) -> Iterator[Stage]:
+    with staged(tmp_path, groups={"drivers": DRIVERS}) as made:
+        yield made
+
+
+def drafted(stage: Stage, text: str = "Route change today") -> GroupDraft:
+    services = stage.services
+    return services.groups.draft(
+        "drivers",
+        Message(MessageKind.TEXT, "", text),
+        sender=services.sending.resolve_sender(None, CHANNEL),
+        team_id=stage.slack.team_id,
+        channel_id=CHANNEL,
+        user_id=USER,
+    )
+
+
+def progress(stage: Stage) -> str:
+    (record,) = stage.records()
+    return text_of(record)
+
+
+def test_a_draft_per_member_under_one_batch(stage: Stage) -> None:
+    group = drafted(stage)
+    assert group.batch.group_name == "drivers" and group.batch.total == 3
+    assert group.batch.state is SendState.DRAFT and group.batch.user_id == USER
+    members = stage.services.groups.sends(group.batch.id)
+    assert [m.id for m in members] == [m.id for m in group.members]
+    assert sorted(m.recipient for m in members) == sorted(NUMBERS)  # the contact resolved
+    for member in members:
+        assert (member.source, member.state, member.batch_id) == (
+            "group",
+            SendState.DRAFT,
+            group.batch.id,
+        )
+        assert (member.kind, member.body, member.channel_id) == (
+            "text",
+            "Route change today",
+            CHANNEL,
+        )
+    assert len({m.external_id for m in members}) == 3
+    assert len({m.callback_token for m in members}) == 3
+    assert stage.provider.requests == []
+
+
+def test_a_message_the_provider_would_refuse_is_refused_at_the_draft(stage: Stage) -> None:
+    with pytest.raises(PayloadError):
+        drafted(stage, "x" * 1025)
+
+
+def test_confirm_moves_the_batch_and_every_member_once(stage: Stage) -> None:
+    group = drafted(stage)
+    groups = stage.services.groups
+    batch = groups.confirm(group.batch.id)
+    assert batch is not None and batch.state is SendState.CONFIRMED
+    assert {m.state for m in groups.sends(batch.id)} == {SendState.CONFIRMED}
+    assert groups.confirm(batch.id) is None
+    assert groups.cancel(batch.id) is None  # nor taken back once confirmed
+
+
+def test_cancel_moves_the_batch_and_every_member_and_nothing_is_sent(stage: Stage) -> None:
+    group = drafted(stage)
+    groups = stage.services.groups
+    batch = groups.cancel(group.batch.id)
+    assert batch is not None and batch.state is SendState.CANCELLED
+    assert {m.state for m in groups.sends(batch.id)} == {SendState.CANCELLED}
+    assert groups.confirm(batch.id) is None
+    groups.deliver_all(batch.id)
+    assert stage.provider.requests == []
+
+
+def test_deliver_all_sends_each_member_once_and_reports_the_failure(stage: Stage) -> None:
+    stage.provider.fail_next("400", reason="Recipient is not a WhatsApp user")
+    group = drafted(stage)
+    groups = stage.services.groups
+    assert groups.confirm(group.batch.id) is not None
+    groups.deliver_all(group.batch.id)
+    requests = stage.provider.requests
+    assert sorted(r.json["request"]["to"] for r in requests) == sorted(NUMBERS)
+    members = {m.recipient: m for m in groups.sends(group.batch.id)}
+    assert {r.json["request"]["externalId"] for r in requests} == {
+        m.external_id for m in members.values()
+    }
+    (refused,) = [r.json["request"]["to"] for r in requests if r.response_status == 400]
+    assert members[refused].state is SendState.FAILED
+    assert [m.state for n, m in members.items() if n != refused] == [SendState.SENT] * 2
+    # one progress message in the channel, brought up to the totals
+    stage.slack.wait_for(lambda: "3/3 · 2 sent · 1 failed" in progress(stage), timeout=10)
+    batch = groups.get(group.batch.id)
+    assert batch is not None and batch.message_ts == stage.records()[0]["ts"]
+
+    def explained() -> bool:
+        replies = stage.slack.thread(CHANNEL, batch.message_ts or "")
+        return any(
+            f"*{refused}*" in text_of(m) and "Recipient is not a WhatsApp user" in text_of(m)
+            for m in replies
+        )
+
+    stage.slack.wait_for(explained, timeout=10)
+    groups.deliver_all(group.batch.id)  # again: every member has had its one request
+    assert len(stage.provider.requests) == 3
+
+
+def test_deliver_all_sends_only_members_still_confirmed(stage: Stage) -> None:
+    group = drafted(stage)
+    groups = stage.services.groups
+    assert groups.confirm(group.batch.id) is not None
+    left_out = group.members[0]
+    assert stage.store.transition(
+        left_out.id, from_states=[SendState.CONFIRMED], to=SendState.CANCELLED
+    )
+    groups.deliver_all(group.batch.id)
+    sent_to = sorted(r.json["request"]["to"] for r in stage.provider.requests)
+    assert sent_to == sorted(n for n in NUMBERS if n != left_out.recipient)
+
+
+def test_deliver_all_of_a_batch_never_confirmed_sends_nothing(stage: Stage) -> None:
+    group = drafted(stage)
+    stage.services.groups.deliver_all(group.batch.id)
+    assert stage.provider.requests == []
+    assert {m.state for m in stage.services.groups.sends(group.batch.id)} == {SendState.DRAFT}
