@@ -22,6 +22,7 @@ from bot.app import create_app
 from bot.core import tokens
 from bot.media import links
 from bot.sandbox.driver import sign
+from bot.sandbox.launch import wait_until
 from bot.sandbox.slack import SlackStandIn
 from bot.store import utcnow
 from bot.usecases.sending import CALLBACK_PURPOSE, PROVIDER_AUTH_FLAG
@@ -324,9 +325,16 @@ def test_media_links_that_are_tampered_or_unknown_give_no_bytes(app: WebApp) -> 
 # /healthz
 
 
+def slack_checked(app: WebApp) -> None:
+    """Until the token check the first probe started has answered (the stand-in takes it)."""
+    wait_until(lambda: call(app, "GET", "/healthz").json().get("slack") == "ok", 10, "auth.test")
+
+
 def test_healthz_is_200_and_head_is_the_same_without_a_body(app: WebApp) -> None:
+    slack_checked(app)
     got = call(app, "GET", "/healthz")
-    assert got.status == "200 OK" and got.json() == {"ok": True, "database": "ok"}
+    assert got.status == "200 OK"
+    assert got.json() == {"ok": True, "database": "ok", "schema": "ok", "slack": "ok"}
     head = call(app, "HEAD", "/healthz")
     assert head.status == "200 OK" and head.body == b""
     assert head.header("Content-Length") == [str(len(got.body))]
@@ -342,6 +350,7 @@ def test_healthz_is_503_while_the_provider_refuses_the_key(app: WebApp) -> None:
     assert answer.json() == {
         "ok": False,
         "database": "ok",
+        "schema": "ok",
         "provider": "the provider refused the API key (HTTP 401: invalid key); "
         "check whatsapp.api_key",
     }
