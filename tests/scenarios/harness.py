@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bot.core import ids
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
 from bot.sandbox.images import jpeg
@@ -167,6 +168,18 @@ class Harness:
         key = f"marker-{secrets.token_hex(4)}"
         self.driver.slash_command(f"status {key}", user=user, channel=channel)
         self.wait_ephemeral(f"No send has the transactionId `{key}`", user=user, channel=channel)
+
+    def wait_recipient_modal(self) -> dict[str, Any]:
+        """The recipient modal, once the app has turned its loading view into it."""
+
+        def ready() -> dict[str, Any] | None:
+            for view in self.slack.views.values():
+                if any(b.get("block_id") == ids.RECIPIENT_BLOCK for b in view.get("blocks", [])):
+                    return dict(view)
+            return None
+
+        found: dict[str, Any] = self.slack.wait_for(ready, timeout=10)
+        return found
 
     def channel_record(self, channel: str = CHANNEL) -> dict[str, Any]:
         messages = [m for m in self.slack.channel_messages(channel) if m.get("bot_id")]

@@ -231,13 +231,7 @@ def test_the_message_shortcut_sends_once(bot: Harness) -> None:
     assert message is not None
     bot.driver.message_shortcut(ids.SHORTCUT, message, user=USER, channel="C0SALES")
 
-    def ready() -> dict[str, Any] | None:
-        for view in bot.slack.views.values():
-            if any(b.get("block_id") == ids.RECIPIENT_BLOCK for b in view.get("blocks", [])):
-                return view
-        return None
-
-    view = bot.slack.wait_for(ready, timeout=10)
+    view = bot.wait_recipient_modal()
     bot.driver.submit_view(view["id"], choice("+573001234567", "sales"), user=USER)
     (request,) = bot.provider.wait_for_requests(1)
     assert request.json["request"]["type"] == "image"  # type: ignore[index]

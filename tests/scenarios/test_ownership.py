@@ -88,13 +88,7 @@ def test_a_shortcut_draft_is_its_owner_s_alone(bot: Harness) -> None:
     assert message is not None
     bot.driver.message_shortcut(ids.SHORTCUT, message, user=USER, channel="C0SALES")
 
-    def ready() -> dict[str, Any] | None:
-        for view in bot.slack.views.values():
-            if any(b.get("block_id") == ids.RECIPIENT_BLOCK for b in view.get("blocks", [])):
-                return view
-        return None
-
-    view = bot.slack.wait_for(ready, timeout=10)
+    view = bot.wait_recipient_modal()
     stolen = bot.driver.submit_view(
         naming(view, json.loads(view["private_metadata"])["send_id"]),
         choice("+573009876543", "sales"),

@@ -85,13 +85,7 @@ def test_the_message_shortcut_decodes_the_caption_too(bot: Harness) -> None:
     assert message is not None
     bot.driver.message_shortcut(ids.SHORTCUT, message, user=USER, channel="C0SALES")
 
-    def ready() -> dict[str, Any] | None:
-        for view in bot.slack.views.values():
-            if any(b.get("block_id") == ids.RECIPIENT_BLOCK for b in view.get("blocks", [])):
-                return view
-        return None
-
-    view = bot.slack.wait_for(ready, timeout=10)
+    view = bot.wait_recipient_modal()
     assert "From @Alice <3" in seen({"blocks": view["blocks"]})
     bot.driver.submit_view(view["id"], choice("+573001234567", "sales"), user=USER)
     assert sent(bot)["caption"] == "From @Alice <3"
