@@ -45,7 +45,7 @@ def test_a_send_waiting_out_a_429_is_handed_back_and_sent_once_after_the_restart
         bot.provider.fail_next("429", retry_after=30)
         send_id = click_send(bot, "Waiting out a rate limit")
         bot.provider.wait_for_requests(1)
-        bot.wait_thread("The provider is rate limiting")  # the record and the wait, said in the thread
+        bot.wait_thread("The provider is rate limiting")  # the record, and the wait said
         assert bot.store.get_send(send_id).state is SendState.SENDING  # type: ignore[union-attr]
 
         took = sigterm(bot)
