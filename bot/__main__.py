@@ -173,7 +173,7 @@ def _migrate(database_url: str) -> str:
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
-    from bot.server import metrics_directory, serve, use_log_format
+    from bot.server import graceful_timeout, metrics_directory, serve, use_log_format
     from bot.usecases.metrics import Metrics
 
     path = _config_path(args, env)
@@ -208,6 +208,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
             log_level=log_level,
             log_format=log_format,
             metrics_dir=metrics_dir,
+            graceful_timeout=graceful_timeout(config.whatsapp.timeout_seconds),
         )
     return EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -26,6 +27,8 @@ DEFAULT_WORKERS = max(1, os.cpu_count() or 1)
 # for a moment, and an ack then waits for a free one (ack p99 ratio to a bare Bolt app 0.99–1.30
 # with 32, 1.20–5.41 with 16; the same callbacks/s).
 DEFAULT_THREADS = 32
+# Seconds a worker has to stop after SIGTERM before the master kills it (`graceful_timeout`).
+DEFAULT_GRACEFUL_TIMEOUT = 15
 # prometheus_client's multiprocess mode: where each worker writes its counts.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _METRICS_PREFIX = "whatsapp-bot-metrics-"
@@ -101,6 +104,16 @@ def _forget_worker(metrics_dir: str) -> Callable[[Any, Any], None]:
     return child_exit
 
 
+def _close_app(_server: Any, worker: Any) -> None:
+    """gunicorn's `worker_exit` hook: the worker's app stops (sends not yet with the provider
+    handed back, calls in flight finished) once its requests are answered.
+
+    gunicorn also runs it in the master for a worker already gone, which has no app there."""
+    close = getattr(getattr(worker, "wsgi", None), "close", None)
+    if close is not None and worker.pid == os.getpid():
+        close()
+
+
 def _logger_class(log_format: LogFormat) -> type[Logger]:
     """gunicorn's logger, writing its error log in `log_format` and redacted like the app's."""
 
@@ -121,6 +134,13 @@ def use_log_format(log_format: LogFormat) -> None:
     logging.captureWarnings(True)
 
 
+def graceful_timeout(provider_timeout: float) -> int:
+    """Seconds a worker may take to stop: a provider call in flight may take
+    `provider_timeout` to answer, and the app must be gone within `provider_timeout` + 5 s;
+    the last second is the master's, to kill a worker that overran and exit itself."""
+    return max(1, math.floor(provider_timeout + 5) - 1)
+
+
 def _has_setting(name: str) -> bool:
     """Whether this gunicorn knows a setting (older releases lack some)."""
     return any(setting.name == name for setting in KNOWN_SETTINGS)
@@ -136,16 +156,19 @@ def serve(
     log_level: str = "info",
     log_format: LogFormat = "text",
     metrics_dir: str | None = None,
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT,
 ) -> None:
     """Run until stopped; every worker builds its own app from `factory`. With `metrics_dir`
-    (from `metrics_directory`) the workers' metrics are summed there."""
+    (from `metrics_directory`) the workers' metrics are summed there. On SIGTERM a worker
+    still running after `graceful_timeout` seconds is killed."""
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
         "timeout": 60,
-        "graceful_timeout": 15,
+        "graceful_timeout": graceful_timeout,
+        "worker_exit": _close_app,
         "keepalive": 5,
         "loglevel": log_level,
         # No access log: callback and media URLs carry bearer tokens.

@@ -114,6 +114,10 @@ class WebApp:
         self.services = services
         self._verifier = SignatureVerifier(services.config.slack.signing_secret)
 
+    def close(self) -> None:
+        """Stop the app's background work (see `Services.close`)."""
+        self.services.close()
+
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
             response = self.route(environ)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from bot.core.config import Config
-from bot.sandbox.launch import free_port
+from bot.sandbox.launch import free_port, wait_until
 from bot.sandbox.provider import ProviderStandIn
 from bot.store import SendState, Store
-from bot.usecases.sending import SendService
+from bot.usecases.sending import HANDED_BACK, Delivery, SendService
 from bot.whatsapp.client import ProviderClient
 from bot.whatsapp.payloads import Message, MessageKind
 from tests.conftest import SECRETS, make_config
@@ -115,4 +117,75 @@ def test_a_send_confirmed_but_never_sent_is_offered_for_delivery(tmp_path: Path)
     assert service.abandoned() == []
     with service.store.engine.begin() as conn:
         conn.execute(sends.update().values(updated_at=utcnow() - timedelta(minutes=5)))
+    assert [s.id for s in service.abandoned()] == [send_id]
+
+
+def stoppable_service(url: str, tmp_path: Path) -> SendService:
+    """As the app makes it: its waits end when it is told to stop."""
+    config = make_config(
+        whatsapp={"api_url": url, "timeout_seconds": 5, "max_rate_limit_wait_seconds": 120}
+    )
+    store = Store.from_url(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    store.migrate()
+    client = ProviderClient(api_url=url, api_key=SECRETS["WHATSAPP_API_KEY"], timeout_seconds=5)
+    return SendService(config=config, store=store, provider=client)
+
+
+def deliver_in_background(service: SendService, send_id: str) -> Future[Delivery | None]:
+    return ThreadPoolExecutor(max_workers=1).submit(service.deliver, send_id)
+
+
+def test_a_send_waiting_out_a_429_is_handed_back_when_the_app_stops(tmp_path: Path) -> None:
+    with ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"], auto_callbacks=False) as standin:
+        service = stoppable_service(standin.notification_url, tmp_path)
+        standin.fail_next("429", retry_after=30)
+        send_id = draft(service)
+        delivering = deliver_in_background(service, send_id)
+        standin.wait_for_requests(1)
+        wait_until(lambda: service.get(send_id).state is SendState.SENDING)  # type: ignore[union-attr]
+        started = time.monotonic()
+        service.stop()
+        delivery = delivering.result(timeout=5)
+        assert time.monotonic() - started < 1
+        assert delivery is not None and delivery.handed_back and not delivery.ok
+        assert delivery.send.state is SendState.CONFIRMED
+        assert delivery.send.error == HANDED_BACK
+        # never taken for stuck, and offered to whoever sends next at once, not in minutes
+        assert service.recover_stuck() == []
+        assert [s.id for s in service.abandoned()] == [send_id]
+        assert service.deliver(send_id) is None  # stopping: nothing new goes out
+        assert len(standin.requests) == 1
+
+        next_start = stoppable_service(standin.notification_url, tmp_path)
+        sent = next_start.deliver(send_id)
+        assert sent is not None and sent.ok
+        assert sent.send.state is SendState.SENT and sent.send.error is None
+        assert len(standin.requests) == 2 and len(standin.sends) == 1
+        assert next_start.abandoned() == []
+
+
+def test_a_call_in_flight_when_the_app_stops_finishes_and_is_recorded(tmp_path: Path) -> None:
+    with ProviderStandIn(api_key=SECRETS["WHATSAPP_API_KEY"], auto_callbacks=False) as standin:
+        service = stoppable_service(standin.notification_url, tmp_path)
+        standin.latency = 1.0
+        send_id = draft(service)
+        delivering = deliver_in_background(service, send_id)
+        wait_until(lambda: len(standin.requests) == 1)
+        service.stop()
+        delivery = delivering.result(timeout=5)
+        assert delivery is not None and delivery.ok and not delivery.handed_back
+        assert delivery.send.state is SendState.SENT
+        assert delivery.send.transaction_id == standin.sends[0].transaction_id
+        assert len(standin.requests) == 1
+
+
+def test_a_confirmed_send_not_started_when_the_app_stops_is_handed_back(tmp_path: Path) -> None:
+    service = stoppable_service(f"http://127.0.0.1:{free_port()}/notification", tmp_path)
+    send_id = draft(service)
+    assert service.abandoned() == []  # just confirmed: its worker is about to send it
+    service.stop()
+    assert service.deliver(send_id) is None
+    handed = service.get(send_id)
+    assert handed is not None and handed.state is SendState.CONFIRMED
+    assert handed.error == HANDED_BACK
     assert [s.id for s in service.abandoned()] == [send_id]

@@ -141,6 +141,8 @@ def problem(message: str, example: str | None = None) -> SlackMessage:
 def _state_line(send: SendRecord) -> str:
     if send.state is SendState.SENDING:
         return ":hourglass_flowing_sand: Sending…"
+    if send.state is SendState.CONFIRMED:  # handed back by a stopping app, or retried
+        return ":hourglass_flowing_sand: Waiting to be sent…"
     if send.provider_status:
         info = statuses.describe(send.provider_status)
         return f"{info.emoji} *{esc(info.name)}*"

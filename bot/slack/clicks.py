@@ -110,6 +110,11 @@ def _done_text(send: SendRecord) -> str:
         )
     if send.state is SendState.UNKNOWN:
         return ":warning: Not sure whether it was sent; see the record's thread."
+    if send.state is SendState.CONFIRMED:  # handed back: the app stopped before sending it
+        return (
+            f":hourglass_flowing_sand: Not sent yet: {blocks.esc(send.error or 'waiting')}. "
+            "It is sent once; its record in the channel shows when."
+        )
     return f":x: Not sent: {blocks.esc(send.error or 'no reason given')}. See the record's thread."
 
 

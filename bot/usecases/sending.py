@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ CONNECT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 HEARTBEAT_SECONDS = 5.0
 GROUP_ABANDONED_AFTER = 30 * 60.0
 PROVIDER_AUTH_FLAG = "provider_auth_failed"
+# The error of a send a stopping app gave back `confirmed`: the provider never had it, so any
+# instance may send it at once (`abandoned`), without waiting for it to look forgotten.
+HANDED_BACK = "the app stopped before the provider had it; it is sent once the app is back"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Delivery:
     send: SendRecord
     result: SendResult | None = None
     error: ProviderError | None = None
+    handed_back: bool = False  # the app is stopping: `confirmed` again, for another to send
 
     @property
     def ok(self) -> bool:
@@ -65,7 +70,7 @@ class SendService:
         store: Store,
         provider: ProviderClient,
         media_link: Callable[[str], str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
@@ -73,7 +78,9 @@ class SendService:
         self.provider = provider
         self.metrics = metrics or Metrics()
         self._media_link = media_link
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        # By default a wait (a 429, a refused connection) ends early when the app stops.
+        self._sleep: Callable[[float], object] = sleep or self._stopping.wait
 
     # drafting
 
@@ -217,6 +224,18 @@ class SendService:
             return configured
         return Sender(alias=send.sender_alias, number=send.sender_number, label=send.sender_alias)
 
+    # stopping
+
+    def stop(self) -> None:
+        """Send nothing new: a send not yet with the provider (waiting out a 429 or a refused
+        connection, or not started) is handed back `confirmed` for another app to send; a
+        provider call already made finishes and is recorded as usual."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     # delivering
 
     def deliver(
@@ -226,7 +245,8 @@ class SendService:
         on_wait: WaitNotice | None = None,
         before_call: Callable[[SendRecord], object] | None = None,
     ) -> Delivery | None:
-        """Confirmed → sending → sent/failed/unknown. None if another worker took it first.
+        """Confirmed → sending → sent/failed/unknown. None if another worker took it first, or
+        if this app is stopping (the send stays `confirmed`, handed back at once).
 
         `before_call` (say, telling Slack it is sending) runs once `sending` is recorded, so a
         crash during it leaves a send that recovery finds; its failure never stops the send.
@@ -240,8 +260,11 @@ class SendService:
         on_wait: WaitNotice | None,
         before_call: Callable[[SendRecord], object] | None,
     ) -> Delivery | None:
+        if self.stopping:
+            self._hand_back_confirmed(send_id)
+            return None
         send = self.store.transition(
-            send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING
+            send_id, from_states=[SendState.CONFIRMED], to=SendState.SENDING, error=None
         )
         if send is None:
             return None
@@ -260,6 +283,8 @@ class SendService:
         connect_retries = list(CONNECT_RETRY_DELAYS)
         waited = 0.0
         while True:
+            if self.stopping:
+                return self._hand_back(send)
             try:
                 result = self._call_provider(body)
             except ProviderRateLimited as exc:
@@ -288,12 +313,30 @@ class SendService:
             self.metrics.provider_request(time.perf_counter() - started)
 
     def _wait(self, send: SendRecord, seconds: float) -> None:
-        """Sleep, touching the send now and then so recovery never takes it for stuck."""
-        while seconds > 0:
+        """Sleep, touching the send now and then so recovery never takes it for stuck; over
+        early when the app stops."""
+        while seconds > 0 and not self.stopping:
             step = min(seconds, HEARTBEAT_SECONDS)
             self._sleep(step)
             seconds -= step
             self.store.update_send(send.id)
+
+    def _hand_back(self, send: SendRecord) -> Delivery:
+        """Sending → confirmed: the provider never had it, so it is sent again, once."""
+        moved = self.store.transition(
+            send.id, from_states=[SendState.SENDING], to=SendState.CONFIRMED, error=HANDED_BACK
+        )
+        if moved is not None:
+            logger.info("Send %s handed back: the app stops before the provider had it", send.id)
+        return Delivery(send=moved or self._reload(send), handed_back=True)
+
+    def _hand_back_confirmed(self, send_id: str) -> None:
+        """A confirmed send this stopping app will not start: marked for others to send now."""
+        moved = self.store.transition(
+            send_id, from_states=[SendState.CONFIRMED], to=SendState.CONFIRMED, error=HANDED_BACK
+        )
+        if moved is not None:
+            logger.info("Send %s handed back: the app is stopping", send_id)
 
     @property
     def stuck_after(self) -> float:
@@ -302,15 +345,16 @@ class SendService:
         return whatsapp.connect_timeout_seconds + whatsapp.timeout_seconds + HEARTBEAT_SECONDS + 5
 
     def abandoned(self) -> list[SendRecord]:
-        """Confirmed sends whose worker died before recording `sending`: never sent, so safe
-        to deliver. A group's members wait their turn in a pool, so they get longer."""
+        """Confirmed sends whose worker died before recording `sending`, or that a stopping
+        app handed back (at once): never sent, so safe to deliver. A group's members wait
+        their turn in a pool, so they get longer."""
         now = utcnow()
         alone = now - timedelta(seconds=self.stuck_after)
         grouped = now - timedelta(seconds=GROUP_ABANDONED_AFTER)
         return [
             send
             for send in self.store.sends_in_state([SendState.CONFIRMED])
-            if send.updated_at < (grouped if send.batch_id else alone)
+            if send.error == HANDED_BACK or send.updated_at < (grouped if send.batch_id else alone)
         ]
 
     def recover_stuck(self) -> list[SendRecord]:

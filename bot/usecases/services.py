@@ -22,12 +22,15 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
-from bot.usecases.sending import SendService
+from bot.usecases.sending import HANDED_BACK, SendService
 from bot.usecases.slack_health import SlackTokenHealth
 from bot.usecases.usernames import UserNames
 from bot.whatsapp.client import ProviderClient
 
 logger = logging.getLogger(__name__)
+
+# How long a stop waits for a maintenance round under way (recovery, sweep, purge) to end.
+MAINTENANCE_JOIN_SECONDS = 5.0
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )
     _stop: threading.Event = field(default_factory=threading.Event)
+    _maintenance: threading.Thread | None = None
+    _closed: bool = False
 
     def background(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (provider calls) off Bolt's listener threads, logging any failure."""
@@ -61,7 +66,10 @@ class Services:
             except Exception:
                 logger.exception("Failed to run %s in the background", getattr(fn, "__name__", fn))
 
-        self.executor.submit(run)
+        try:
+            self.executor.submit(run)
+        except RuntimeError:  # closed: a send left confirmed is taken up by the next start
+            logger.info("Not starting %s: the app is stopping", getattr(fn, "__name__", fn))
 
     def start_maintenance(self, interval: float = 5.0, purge_every: float = 600.0) -> None:
         """In the background: catch up Slack threads left behind, purge expired media."""
@@ -76,7 +84,8 @@ class Services:
                     self._run_logged(self.media.purge, "purge expired media")
                     next_purge = time.monotonic() + purge_every
 
-        threading.Thread(target=loop, name="maintenance", daemon=True).start()
+        self._maintenance = threading.Thread(target=loop, name="maintenance", daemon=True)
+        self._maintenance.start()
 
     def recover(self) -> None:
         """Sends left `sending` become unknown (said, never resent); sends left `confirmed`
@@ -84,8 +93,9 @@ class Services:
         self.sending.recover_stuck()
         for send in self.sending.abandoned():
             logger.warning(
-                "Send %s was confirmed but never sent: sending it now",
+                "Send %s was confirmed but never sent (%s): sending it now",
                 send.id,
+                "handed back by a stopping app" if send.error == HANDED_BACK else "left behind",
                 extra={"send_id": send.id},
             )
             self.background(self.deliveries.deliver, send.id)
@@ -98,7 +108,16 @@ class Services:
             logger.exception("Failed to %s", what)
 
     def close(self) -> None:
+        """Stop (gunicorn's SIGTERM ends here): no new work; sends not yet with the provider
+        handed back `confirmed`; provider calls in flight finished (each within the provider's
+        timeout) and recorded; then every thread and connection closed."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
+        self.sending.stop()
+        if self._maintenance is not None:
+            self._maintenance.join(MAINTENANCE_JOIN_SECONDS)
         self.executor.shutdown(wait=True)
         self.renderer.close()
         self.provider.close()

@@ -54,8 +54,9 @@ class Harness:
         self.port = self.app.port
         self.url = self.app.url
         self.database_url = database_url or f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        whatsapp = {"timeout_seconds": 2, **config.pop("whatsapp", {})}
         data = config_dict(
-            whatsapp={"timeout_seconds": 2},
+            whatsapp=whatsapp,
             **{"media": {"allow_private_hosts": True}, **config},
         )
         self.app.configure(

@@ -3,6 +3,7 @@ delivered one request per member with one progress message."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.store import SendState
 from bot.usecases.groups import GroupDraft
+from bot.usecases.sending import HANDED_BACK
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 from tests.inprocess import CHANNEL, RECIPIENT, USER, Stage, staged
 from tests.scenarios.harness import text_of
@@ -140,3 +142,27 @@ def test_deliver_all_of_a_batch_never_confirmed_sends_nothing(stage: Stage) -> N
     stage.services.groups.deliver_all(group.batch.id)
     assert stage.provider.requests == []
     assert {m.state for m in stage.services.groups.sends(group.batch.id)} == {SendState.DRAFT}
+
+
+def test_closing_hands_back_the_member_waiting_and_those_queued_unsent(tmp_path: Path) -> None:
+    """SIGTERM ends in `Services.close`: the member waiting out a 429 and those queued behind
+    it (one at a time) stay `confirmed`, handed back for the next start; nothing is unknown."""
+    with staged(
+        tmp_path,
+        groups={"drivers": DRIVERS},
+        whatsapp={"max_concurrent_sends": 1, "max_rate_limit_wait_seconds": 120},
+    ) as stage:
+        stage.provider.fail_next("429", retry_after=30)
+        group = drafted(stage)
+        services = stage.services
+        assert services.groups.confirm(group.batch.id) is not None
+        services.background(services.groups.deliver_all, group.batch.id)
+        stage.provider.wait_for_requests(1)
+        started = time.monotonic()
+        services.close()
+        took = time.monotonic() - started
+        members = services.groups.sends(group.batch.id)
+        assert took < 5
+        assert {m.state for m in members} == {SendState.CONFIRMED}
+        assert {m.error for m in members} == {HANDED_BACK}
+        assert len(stage.provider.requests) == 1
