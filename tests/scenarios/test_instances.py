@@ -322,9 +322,7 @@ def test_a_thread_whose_updater_dies_is_taken_over_within_seconds(
         send = wait_for_send(store, lambda s: s.transaction_id == txid, "with its txid")
         post_to(provider, a, txid, "QUEUE")
         wait_thread(slack, store, send.id, txid, "Status: *QUEUE*")
-        wait_for_send(
-            store, lambda s: s.id == send.id and not s.dirty, "showing QUEUE", timeout=10
-        )
+        wait_for_send(store, lambda s: s.id == send.id and not s.dirty, "showing QUEUE", timeout=10)
 
         # A takes FAILED, edits the record, then Slack makes it wait 5 s before its reply.
         limited = len(slack.calls_to("chat.postMessage"))
