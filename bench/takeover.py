@@ -3,9 +3,9 @@
 Two instances over one PostgreSQL database. Sends are made and shown by the app's own code;
 then each send's statuses are posted to instance A while Slack answers A's edits with
 `ratelimited` (Retry-After 5 s) until the kill, so that A holds the render leases of every
-thread, mid-pass or waiting for a render worker. A is SIGKILLed (master and workers); the benchmark then
-watches the stand-in Slack until every thread shows its final status (record and status
-reply), and prints how long after the kill each did (p50, max) and how many replies were
+thread, mid-pass or waiting for a render worker. A is SIGKILLed (master and workers); the
+benchmark then watches the stand-in Slack until every thread shows its final status (record and
+status reply), and prints how long after the kill each did (p50, max) and how many replies were
 posted twice. Goals: every thread within 3 s of the kill; no reply posted twice.
 """
 
