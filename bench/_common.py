@@ -191,6 +191,12 @@ class StandInsProcess:
             )
         return found
 
+    def fail_next(self, method: str, error: str, retry_after: int = 1, count: int = 1) -> None:
+        self.slack.fail_next(method, error, retry_after=retry_after, count=count)
+
+    def clear_faults(self) -> None:
+        self.slack.clear_faults()
+
     def slack_call_count(self) -> int:
         return len(self.slack.calls)
 

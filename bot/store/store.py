@@ -7,7 +7,7 @@ instances on one PostgreSQL) a draft is confirmed once and a send is attempted o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -407,14 +407,34 @@ class Store(Database):
         row = self._prebuilt_row(statement, values)
         return bool(row["dirty"]) if row is not None else False  # None: the lease was lost
 
-    def dirty_rows(self, *, limit: int = 100, table: sa.Table = sends) -> list[str]:
-        """Rows that Slack lags behind and that nobody is updating now."""
+    def renew_render(
+        self, record: type[RenderedRecord], row_ids: Collection[str], owner: str, *, seconds: float
+    ) -> set[str]:
+        """Extend the render leases `owner` holds on `row_ids` to `seconds` from now; the ids
+        whose lease was renewed (any other was taken by someone else, or never ours)."""
+        if not row_ids:
+            return set()
+        table = _TABLES[record]
+        statement = (
+            table.update()
+            .where(table.c.render_owner == owner, table.c.id.in_(list(row_ids)))
+            .values(render_until=utcnow() + timedelta(seconds=seconds))
+            .returning(table.c.id)
+        )
+        return self._write_one(lambda conn: {row[0] for row in conn.execute(statement)})
+
+    def dirty_rows(
+        self, *, limit: int = 100, table: sa.Table = sends, abandoned: bool = False
+    ) -> list[str]:
+        """Rows that Slack lags behind and that nobody is updating now; with `abandoned`, only
+        those whose holder let its lease run out (it died, most likely)."""
         now = utcnow()
         until = table.c.render_until
+        free = until < now if abandoned else sa.or_(until.is_(None), until < now)
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(table.c.id)
-                .where(table.c.dirty.is_(True), sa.or_(until.is_(None), until < now))
+                .where(table.c.dirty.is_(True), free)
                 .order_by(table.c.updated_at)
                 .limit(limit)
             )

@@ -33,6 +33,11 @@ class DelayedCalls:
         with self._cond:
             return row_id in self._pending
 
+    def rows(self) -> set[str]:
+        """The rows with a call pending."""
+        with self._cond:
+            return set(self._pending)
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True

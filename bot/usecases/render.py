@@ -36,6 +36,7 @@ from bot.store import (
     utcnow,
 )
 from bot.usecases.delayed import DelayedCalls
+from bot.usecases.leases import LeaseKeeper, LeaseLost
 from bot.usecases.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class ThreadRenderer:
         client: WebClient,
         senders: Callable[[SendRecord], Sender],
         min_interval: float = 1.0,
-        lease_seconds: float = 10.0,
+        lease_seconds: float = 2.0,
         workers: int = 4,
         metrics: Metrics | None = None,
     ) -> None:
@@ -86,12 +87,15 @@ class ThreadRenderer:
         self.min_interval = min_interval
         self.lease_seconds = lease_seconds
         self._owner = secrets.token_hex(8)
-        # A lease kept for a pass to come covers the wait for it, then the pass.
-        self._hold_seconds = max(min_interval, NOT_READY_RETRY) + lease_seconds
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         self._delayed = DelayedCalls()
         self._lock = threading.Lock()
         self._busy: dict[str, bool] = {}  # row → asked again while queued or running
+        # Leases are short and renewed while this process works on their rows or waits to
+        # (queued, or timed): if it dies, another instance takes its threads over quickly.
+        self._leases = LeaseKeeper(
+            store=store, owner=self._owner, seconds=lease_seconds, waiting=self._waiting
+        )
         self._wrote: dict[str, float] = {}  # row → when this process last wrote it to Slack
         # Told of every send whose thread changed (the Home tab listens).
         self.on_change: Callable[[SendRecord], None] | None = None
@@ -103,9 +107,9 @@ class ThreadRenderer:
         self._submit(send_id, self._render_send)
 
     def claim(self) -> tuple[str, datetime]:
-        """What a change takes the send's lease with, if free (`Store.take_callback`): long
-        enough for this worker to wait out the second since the last write, then make a pass."""
-        return self._owner, utcnow() + timedelta(seconds=self._hold_seconds)
+        """What a change takes the send's lease with, if free (`Store.take_callback`): one
+        lease, renewed while this worker waits out the second since the last write."""
+        return self._owner, utcnow() + timedelta(seconds=self.lease_seconds)
 
     def changed(self, send_id: str, lease: Lease) -> None:
         """The send changed, leaving its render `lease` as it was: update its thread in the
@@ -141,6 +145,12 @@ class ThreadRenderer:
                 self._busy.pop(row_id, None)
             logger.info("Not updating Slack for %s: shutting down", row_id)
 
+    def _waiting(self) -> set[str]:
+        """The rows this process has a pass of queued, running or timed."""
+        with self._lock:
+            busy = set(self._busy)
+        return busy | self._delayed.rows()
+
     def _run(self, row_id: str, fn: Callable[[str], None]) -> None:
         try:
             fn(row_id)
@@ -165,17 +175,20 @@ class ThreadRenderer:
                 self._wrote = {k: v for k, v in self._wrote.items() if v > cutoff}
             self._wrote[row_id] = now
 
-    def sweep(self) -> int:
-        """Schedule every send or batch that is dirty and not being updated; how many."""
-        dirty = self.store.dirty_rows()
+    def sweep(self, *, abandoned: bool = False) -> int:
+        """Schedule every send or batch that is dirty and not being updated; how many. With
+        `abandoned`, only those whose lease ran out (its holder died): cheap enough to run
+        every fraction of a lease."""
+        dirty = self.store.dirty_rows(abandoned=abandoned)
         for send_id in dirty:
             self.schedule(send_id)
-        dirty_batches = self.store.dirty_rows(table=batches)
+        dirty_batches = self.store.dirty_rows(table=batches, abandoned=abandoned)
         for batch_id in dirty_batches:
             self.schedule_batch(batch_id)
         return len(dirty) + len(dirty_batches)
 
     def close(self) -> None:
+        self._leases.stop()
         self._delayed.stop()
         self._executor.shutdown(wait=True, cancel_futures=False)
 
@@ -232,11 +245,13 @@ class ThreadRenderer:
         """
         # A lease this worker holds already is its own (taken by a change, or kept by the last
         # pass): passes of one row never overlap in a process (`_busy`).
+        taken_at = time.monotonic()
         row = self.store.acquire_render(
             record, row_id, self._owner, seconds=self.lease_seconds, held=True
         )
         if row is None:
             return
+        self._leases.begin(record, row_id, taken_at)
         shown: int | None = None
         now_showing: dict[str, Any] = {}
         wrote_at: datetime | None = None
@@ -255,14 +270,18 @@ class ThreadRenderer:
             shown = gone.version if gone is not None else None
         except _NotReady:
             retry_in = NOT_READY_RETRY
+        except LeaseLost:
+            logger.info("%s %s is another worker's to update now", record.__name__, row_id)
         except SlackClientError:
             logger.exception(
                 "Failed to update Slack for %s %s; will retry", record.__name__, row_id
             )
         finally:
-            # Kept if a pass follows when the row is still dirty (below); a failed pass lets go.
+            self._leases.end(row_id)
+            # Kept if a pass follows when the row is still dirty (below), renewed until then;
+            # a failed pass lets go.
             again_if_dirty = retry_in is not None or shown is not None
-            hold = utcnow() + timedelta(seconds=self._hold_seconds) if again_if_dirty else None
+            hold = utcnow() + timedelta(seconds=self.lease_seconds) if again_if_dirty else None
             still_dirty = self.store.finish_render(
                 record, row_id, self._owner, shown, wrote_at=wrote_at, hold=hold, **now_showing
             )
@@ -283,11 +302,13 @@ class ThreadRenderer:
             self._show_wait(send_id, seconds)
 
     def _show_wait(self, send_id: str, seconds: float) -> None:
+        taken_at = time.monotonic()
         send = self.store.acquire_render(
             SendRecord, send_id, self._owner, seconds=self.lease_seconds, only_dirty=False
         )
         if send is None:
             return
+        self._leases.begin(SendRecord, send_id, taken_at)
         now_showing: dict[str, Any] = {}
         try:
             if send.channel_id is None:
@@ -295,9 +316,10 @@ class ThreadRenderer:
             send, _ = self._record(send, self.senders(send), now_showing)
             thread = send.thread_ts or send.message_ts
             self._post(send, thread, blocks.wait_reply(seconds))
-        except (SlackClientError, _GiveUp):
+        except (SlackClientError, _GiveUp, LeaseLost):
             logger.exception("Failed to say in Slack that send %s waits", send_id)
         finally:
+            self._leases.end(send_id)
             self.store.finish_render(SendRecord, send_id, self._owner, None, **now_showing)
 
     def _pass(self, send: SendRecord, now_showing: dict[str, Any]) -> bool:
@@ -461,6 +483,8 @@ class ThreadRenderer:
         return str(response["ts"])
 
     def _call(self, method: str, **kwargs: Any) -> Any:
+        """A Slack write of the pass under way, only while its lease is still ours."""
+        self._leases.check()
         channel = kwargs.get("channel")
         try:
             return getattr(self.client, method)(**kwargs)

@@ -71,13 +71,23 @@ class Services:
         except RuntimeError:  # closed: a send left confirmed is taken up by the next start
             logger.info("Not starting %s: the app is stopping", getattr(fn, "__name__", fn))
 
-    def start_maintenance(self, interval: float = 5.0, purge_every: float = 600.0) -> None:
-        """In the background: catch up Slack threads left behind, purge expired media."""
+    def start_maintenance(
+        self, interval: float = 5.0, purge_every: float = 600.0, takeover_every: float = 0.5
+    ) -> None:
+        """In the background: catch up Slack threads left behind, purge expired media; every
+        `takeover_every`, take over the threads whose updater died (its lease ran out)."""
         stop = self._stop
 
         def loop() -> None:
             next_purge = 0.0
-            while not stop.wait(interval):
+            next_round = time.monotonic() + interval
+            while not stop.wait(min(interval, takeover_every)):
+                self._run_logged(
+                    lambda: self.renderer.sweep(abandoned=True), "take over abandoned threads"
+                )
+                if time.monotonic() < next_round:
+                    continue
+                next_round = time.monotonic() + interval
                 self._run_logged(self.recover, "recover sends a stopped app left behind")
                 self._run_logged(self.renderer.sweep, "sweep sends that Slack lags behind")
                 if time.monotonic() >= next_purge:

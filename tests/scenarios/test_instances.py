@@ -296,3 +296,59 @@ def test_two_instances_share_one_database_and_survive_a_crash(
         assert b.process is not None and b.process.poll() is None
     finally:
         store.close()
+
+
+def test_a_thread_whose_updater_dies_is_taken_over_within_seconds(
+    pair: tuple[Instance, Instance, Shared],
+) -> None:
+    """A is in the middle of a pass (Slack made it wait) when it is killed: B brings the
+    thread up to date within 3 s of the kill, and posts nothing A had posted."""
+    a, b, shared = pair
+    slack, provider = shared.slack, shared.provider
+    store = Store.from_url(os.environ["TEST_DATABASE_URL"])
+    try:
+        command = f"image +573001234567 {shared.coffee_url} Taken over"
+        assert a.driver.slash_command(command, user=USER, channel=CHANNEL).status == 200
+        slack.wait_for(
+            lambda: any(
+                "Taken over" in text_of(m) and "Send" in text_of(m)
+                for m in slack.ephemerals(channel=CHANNEL, user=USER)
+            ),
+            timeout=10,
+        )
+        assert a.driver.click(ids.SEND, user=USER, channel=CHANNEL).status == 200
+        wait_sends(provider, 1)
+        txid = provider.sends[0].transaction_id
+        send = wait_for_send(store, lambda s: s.transaction_id == txid, "with its txid")
+        post_to(provider, a, txid, "QUEUE")
+        wait_thread(slack, store, send.id, txid, "Status: *QUEUE*")
+        wait_for_send(store, lambda s: s.id == send.id and not s.dirty, "showing QUEUE", timeout=10)
+
+        # A takes FAILED, edits the record, then Slack makes it wait 5 s before its reply.
+        limited = len(slack.calls_to("chat.postMessage"))
+        slack.fail_next("chat.postMessage", "ratelimited", retry_after=5)
+        post_to(provider, a, txid, "FAILED", reason="The number is not on WhatsApp")
+        slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) > limited, timeout=10)
+        held = store.get_send(send.id)
+        assert held is not None and held.dirty and held.render_owner is not None
+        killed = time.monotonic()
+        a.kill()
+
+        wait_thread(slack, store, send.id, "not on WhatsApp", "Status: *FAILED*")
+        wait_record(slack, store, send.id, "FAILED")
+        took = time.monotonic() - killed
+        assert took < 3.0, f"B took the thread over {took:.1f} s after the kill\n{b.log()}"
+
+        time.sleep(1.0)  # anything posted twice would be posted by now
+        root = send.thread_ts or send.message_ts
+        replies = [
+            str(c.params.get("text"))
+            for c in slack.calls_to("chat.postMessage")
+            if c.status == 200 and c.response.get("ok") and c.params.get("thread_ts") == root
+        ]
+        assert len(replies) == len(set(replies)), replies
+        texts = [text_of(m) for m in thread_of(slack, store.get_send(send.id) or send)]
+        assert len(texts) == len(set(texts)), texts
+        assert sum("Status:" in t for t in texts) == 1
+    finally:
+        store.close()
