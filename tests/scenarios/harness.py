@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,36 +209,30 @@ class Harness:
         return found
 
 
+def objects(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in `node` (a message's blocks, say), each before what it holds."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from objects(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from objects(item)
+
+
 def text_of(message: dict[str, Any]) -> str:
     """The text a person reads: the blocks' text, else the fallback text."""
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
+    parts = [
+        node["text"]
+        for node in objects(message.get("blocks") or [])
+        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str)
+    ]
     return "\n".join(parts) if parts else str(message.get("text", ""))
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "button":
-                found.append(node["text"]["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return found
+    return [
+        node["text"]["text"]
+        for node in objects(message.get("blocks") or [])
+        if node.get("type") == "button"
+    ]

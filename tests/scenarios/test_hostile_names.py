@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core import ids
 from tests.scenarios import test_file_share as shares
-from tests.scenarios.harness import CHANNEL, USER, Harness, buttons
+from tests.scenarios.harness import CHANNEL, USER, Harness, buttons, objects
 
 NAME = "<!channel> urgent <http://evil.example|safe>.png"
 SHOWN_NAME = "&lt;!channel&gt; urgent &lt;http://evil.example|safe&gt;.png"
@@ -19,20 +19,10 @@ OWN_MARKUP = re.compile(r"<@U0[A-Z]+>|<!date\^\d+\^[^|<>]*\|[^<>]*>")
 
 def mrkdwn(message: dict[str, Any]) -> list[str]:
     """The fallback text and every mrkdwn text of a message's blocks, as Slack stored them."""
-    found = [str(message.get("text", ""))]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                found.append(str(node["text"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return found
+    blocks = objects(message.get("blocks") or [])
+    return [str(message.get("text", ""))] + [
+        str(node["text"]) for node in blocks if node.get("type") == "mrkdwn"
+    ]
 
 
 def assert_inert(message: dict[str, Any]) -> None:
