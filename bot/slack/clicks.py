@@ -62,13 +62,27 @@ def _clickable_draft(
     if refusal is access.DraftRefusal.NOT_THE_ASKER:
         _refuse(respond, f"Only {_who(send.user_id)}, who asked for this send, can confirm it.")
         return None
-    try:
-        access.check(service.config, channel_id=send.channel_id, user_id=user)
-        service.resolve_sender(send.sender_alias, send.channel_id)
-    except SendRefused as exc:
-        _refuse(respond, blocks.esc(str(exc)))
+    if not _may_send(services, respond, user, send.channel_id, send.sender_alias):
         return None
     return send
+
+
+def _may_send(
+    services: Services,
+    respond: Respond,
+    user: str,
+    channel_id: str | None,
+    sender_alias: str | None,
+) -> bool:
+    """Whether `user` may send in the channel with the sender (if any); if not, say why."""
+    try:
+        access.check(services.config, channel_id=channel_id, user_id=user)
+        if sender_alias is not None:
+            services.sending.resolve_sender(sender_alias, channel_id)
+    except SendRefused as exc:
+        _refuse(respond, blocks.esc(str(exc)))
+        return False
+    return True
 
 
 def _who(user_id: str | None) -> str:
@@ -141,11 +155,7 @@ def on_retry(services: Services, body: Mapping[str, Any], respond: Respond) -> N
     if send is None:
         _refuse(respond, "This send no longer exists.")
         return
-    try:
-        access.check(service.config, channel_id=send.channel_id, user_id=user)
-        service.resolve_sender(send.sender_alias, send.channel_id)
-    except SendRefused as exc:
-        _refuse(respond, blocks.esc(str(exc)))
+    if not _may_send(services, respond, user, send.channel_id, send.sender_alias):
         return
     retried = service.retry(send.id)
     if retried is None:
@@ -192,12 +202,8 @@ def _owned_batch(
         _refuse(respond, f"Only {_who(batch.user_id)}, who asked for this send, can confirm it.")
         return None
     members = services.groups.sends(batch.id)
-    try:
-        access.check(services.config, channel_id=batch.channel_id, user_id=user)
-        if members:
-            services.sending.resolve_sender(members[0].sender_alias, batch.channel_id)
-    except SendRefused as exc:
-        _refuse(respond, blocks.esc(str(exc)))
+    sender = members[0].sender_alias if members else None
+    if not _may_send(services, respond, user, batch.channel_id, sender):
         return None
     return batch
 
