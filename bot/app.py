@@ -17,10 +17,12 @@ from slack_sdk.web import SlackResponse
 from bot.core.config import Config
 from bot.slack.listeners import actions, commands, events, views
 from bot.store import Store
+from bot.usecases.conversations import Conversations
 from bot.usecases.delivery import Deliveries
 from bot.usecases.fileshare import FileShares
 from bot.usecases.groups import GroupSends
 from bot.usecases.home import HomeTabs
+from bot.usecases.inbound import InboundIntake
 from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
@@ -118,6 +120,9 @@ def build_services(
     home = HomeTabs(config=config, store=store, client=client, sending=sending)
     renderer.on_change = lambda send: home.refresh(send.user_id)
     groups = GroupSends(sending=sending, renderer=renderer)
+    conversations = Conversations(config=config, store=store, renderer=renderer, metrics=metrics)
+    deliveries = Deliveries(sending=sending, groups=groups, renderer=renderer)
+    deliveries.on_sent = lambda send: conversations.answered(send.sender_alias, send.recipient)
     return Services(
         config=config,
         store=store,
@@ -129,7 +134,7 @@ def build_services(
         media=media,
         files=files,
         groups=groups,
-        deliveries=Deliveries(sending=sending, groups=groups, renderer=renderer),
+        deliveries=deliveries,
         home=home,
         names=names,
         slack_health=SlackTokenHealth(
@@ -138,6 +143,8 @@ def build_services(
             interval=config.slack.token_check_seconds,
         ),
         metrics=metrics,
+        conversations=conversations,
+        inbound=InboundIntake(config=config, store=store, renderer=renderer, metrics=metrics),
     )
 
 

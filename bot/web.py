@@ -106,7 +106,8 @@ def _read(stream: Any, size: int) -> bytes:
 
 
 class WebApp:
-    """Routes: POST /slack/events, POST /whatsapp/callbacks/<token>, GET|HEAD /media/<token>,
+    """Routes: POST /slack/events, POST /whatsapp/callbacks/<token>, POST|GET
+    /whatsapp/inbound/<token>, GET|HEAD /media/<token>,
     GET /healthz, GET /metrics."""
 
     def __init__(self, *, bolt: App, services: Services) -> None:
@@ -151,6 +152,9 @@ class WebApp:
         if path.startswith("/whatsapp/callbacks/"):
             token = path.removeprefix("/whatsapp/callbacks/")
             return self._only(method, "POST") or self.callback(environ, token)
+        if path.startswith("/whatsapp/inbound/"):
+            token = path.removeprefix("/whatsapp/inbound/")
+            return self._only(method, "POST", "GET") or self.inbound(environ, token)
         if path.startswith("/media/"):
             return self._only(method, "GET", "HEAD") or self.media(method, path[7:])
         if path == "/healthz":
@@ -203,6 +207,22 @@ class WebApp:
         raw = read_body(environ, MAX_CALLBACK_BODY)
         answer = self.services.intake.receive(token, raw)
         return Response.json(answer.status, answer.body)
+
+    def inbound(self, environ: Environ, token: str) -> Response:
+        """A customer's message: an empty 200 once kept (the provider's older form shows a
+        body to the customer); the token is checked before the body is read."""
+        if self.services.inbound.sender_of(token) is None:
+            return Response.json(404, {"error": "unknown inbound URL"})
+        raw = read_body(environ, self.services.config.conversations.max_inbound_bytes)
+        answer = self.services.inbound.receive(
+            token,
+            raw,
+            str(environ.get("CONTENT_TYPE") or ""),
+            str(environ.get("QUERY_STRING") or ""),
+        )
+        if answer.error is not None:
+            return Response.json(answer.status, {"error": answer.error})
+        return Response(answer.status, b"", [("Content-Type", "text/plain; charset=utf-8")])
 
     def media(self, method: str, token: str) -> Response:
         answer = self.services.media.serve(token, head=method == "HEAD")

@@ -118,6 +118,16 @@ def upgrade_to(url: str, revision: str) -> None:
     engine.dispose()
 
 
+def stamp(url: str, revision: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.stamp(config, revision)
+    engine.dispose()
+
+
 def migrate(url: str, migrations: Migrations | None = None) -> str:
     store = Store.from_url(url)
     try:
@@ -175,10 +185,10 @@ def test_an_empty_database_is_made_from_the_migrations_and_a_second_run_does_not
     empty_database_url: str,
 ) -> None:
     assert migrate(empty_database_url) == (
-        f"Created the tables in an empty database: now at revision {FIRST}."
+        f"Created the tables in an empty database: now at revision {Migrations().head}."
     )
     assert migrate(empty_database_url) == (
-        f"The database is already at revision {FIRST}, the newest: nothing to do."
+        f"The database is already at revision {Migrations().head}, the newest: nothing to do."
     )
     store = Store.from_url(empty_database_url)
     assert store.schema_status().describe() == "ok"
@@ -298,7 +308,7 @@ BROKEN = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
+revision = "9999"
 down_revision = "{down}"
 branch_labels = None
 depends_on = None
@@ -342,7 +352,7 @@ def test_a_migration_that_fails_leaves_the_database_as_it_was(
         migrate(empty_database_url, broken_migrations(tmp_path))
 
     said = str(info.value)
-    assert "Upgrading the database to revision 0002 failed" in said
+    assert "Upgrading the database to revision 9999 failed" in said
     assert "no_such_column" in said
     assert f"nothing was changed: the database is at revision {revision or 'none'}" in said
     assert revision_of(empty_database_url) == revision
@@ -377,7 +387,7 @@ def test_several_processes_migrating_at_once_upgrade_once(
     outs = sorted(out.strip() for out, _ in said)
     assert [out.split(":")[0] for out in outs] == [
         "Created the tables in an empty database",
-        *["The database is already at revision 0001, the newest"] * 3,
+        *["The database is already at revision 0002, the newest"] * 3,
     ], said
     assert revision_of(empty_database_url) == Migrations().head
 
@@ -421,3 +431,45 @@ def test_healthz_says_when_the_schema_is_behind_or_ahead_of_the_code() -> None:
         )
     finally:
         app.services.close()
+
+
+def test_a_database_at_0001_with_rows_gains_conversations_and_keeps_every_row(
+    empty_database_url: str,
+) -> None:
+    """The previous version's database (revision 0001, with its sends, statuses, media and a
+    group) upgraded to 0002: every row kept, sends show no reply waiting, and customers'
+    messages can be stored beside them."""
+    old = schema_0_1_0.create(empty_database_url, link_secret=SECRET)
+    stamp(empty_database_url, FIRST)  # 0001 is 0.1.0's tables, exactly (tested above)
+    before = schema_0_1_0.read_all(empty_database_url)
+
+    said = migrate(empty_database_url)
+
+    assert said.startswith(f"Upgraded the database from revision {FIRST} to")
+    assert revision_of(empty_database_url) == Migrations().head
+    assert schema_0_1_0.read_all(empty_database_url) == before
+    store = Store.from_url(empty_database_url)
+    try:
+        sent = store.get_send(old.send_id)
+        assert sent is not None and sent.reply_waiting is False
+        assert store.callback_target(old.callback_token) == (old.send_id, old.external_id)
+        taken = store.take_inbound(
+            sender_alias=sent.sender_alias,
+            customer=sent.recipient,
+            answerable=True,
+            message={
+                "dedup_key": "id:m1",
+                "shape": "json",
+                "kind": "text",
+                "text": "thanks",
+                "attachments": "[]",
+                "raw": '{"id": "m1"}',
+            },
+            optout=None,
+        )
+        assert taken.new
+        found = store.find_conversation(sent.sender_alias, sent.recipient)
+        assert found is not None and found.waiting_since is not None
+        assert store.newest_send_thread(sent.sender_alias, sent.recipient) is not None
+    finally:
+        store.close()

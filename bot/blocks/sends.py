@@ -162,6 +162,8 @@ def record(send: SendRecord, sender: Sender) -> SlackMessage:
         f"from *{esc(sender.label)}* (+{sender.number})"
     )
     status = _state_line(send)
+    if send.reply_waiting:
+        status += " · :hourglass: *Reply waiting* in the thread"
     text = f"{who} sent {what(send)} to {esc(send.recipient)} from {esc(sender.label)}: " + esc(
         send.provider_status or str(send.state)
     )
@@ -230,6 +232,11 @@ def status_event_reply(row: StatusRow) -> SlackMessage:
     detail = f"\nThe provider said: {esc(row.detail)}" if row.detail else ""
     if info.is_failure:
         text = f":x: *{esc(row.status)}*: {info.meaning}.{detail}"
+        if info.name == "BLACKLISTED":
+            text += (
+                "\n:no_entry: The number is now on this sender's do-not-send list: sends to it "
+                "are refused until the customer writes an opt-in word."
+            )
         fallback = f"Failed: {esc(row.status)} ({info.meaning})"
     else:
         text = (

@@ -20,3 +20,13 @@ RECIPIENT_BLOCK = "recipient"
 RECIPIENT_INPUT = "recipient_input"
 SENDER_BLOCK = "sender"
 SENDER_INPUT = "sender_input"
+
+# conversations: a customer's message and the reply modal
+REPLY = "whatsapp_reply"
+REPLY_MODAL = "whatsapp_reply_modal"
+REPLY_TEXT_BLOCK = "reply_text"
+REPLY_TEXT_INPUT = "reply_text_input"
+REPLY_URL_BLOCK = "reply_url"
+REPLY_URL_INPUT = "reply_url_input"
+REPLY_CAPTION_BLOCK = "reply_caption"
+REPLY_CAPTION_INPUT = "reply_caption_input"

@@ -94,6 +94,7 @@ class SendRecord(RenderedRecord):
     outcome_ts: str | None = None
     message_status: str | None = None
     status_shown: str | None = None
+    reply_waiting: bool = False
 
     _TIMES: ClassVar[tuple[str, ...]] = (*RenderedRecord._TIMES, "provider_status_at")
 
@@ -212,3 +213,94 @@ class MessageKind(StrEnum):
     @property
     def is_media(self) -> bool:
         return self is not MessageKind.TEXT
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationRecord(RenderedRecord):
+    """One sender and one customer: where their messages go now, WhatsApp's window, whether a
+    reply is waiting, and whether the customer opted out (see `bot.store.schema`)."""
+
+    _TIMES: ClassVar[tuple[str, ...]] = (
+        *RenderedRecord._TIMES,
+        "thread_active_at",
+        "last_customer_at",
+        "waiting_since",
+        "opted_out_at",
+        "opted_in_at",
+    )
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    sender_alias: str
+    customer: str
+    answerable: bool = True
+    customer_name: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    root_send_id: str | None = None
+    root_inbound_id: str | None = None
+    thread_active_at: datetime | None = None
+    last_customer_at: datetime | None = None
+    waiting_since: datetime | None = None
+    root_shown: str | None = None
+    opted_out_at: datetime | None = None
+    opted_out_why: str | None = None
+    opted_in_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        values = dict(row)
+        for key in cls._TIMES:
+            values[key] = aware(values[key])
+        return cls(**values)
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboundRecord:
+    """One message a customer sent, as stored (its raw body is read only on request)."""
+
+    id: str
+    received_at: datetime
+    conversation_id: str
+    sender_alias: str
+    customer: str
+    dedup_key: str
+    shape: str
+    kind: str
+    text: str
+    attachments: str  # JSON: [{"url", "file_name", "caption"}]
+    customer_name: str | None = None
+    provider_id: str | None = None
+    provider_date: str | None = None
+    number_problem: str | None = None
+    optout: str | None = None  # "out" or "in": the message was an opt-out or opt-in word
+    content_type: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    files_shown: str | None = None  # JSON: one entry per attachment, as it was shown
+    shown_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> InboundRecord:
+        values = dict(row)
+        values.pop("raw", None)
+        values["received_at"] = aware(values["received_at"])
+        values["shown_at"] = aware(values["shown_at"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class InboundTaken:
+    """What storing one customer message did: `new` unless the provider delivered it before;
+    the conversation it belongs to; its render lease as the message left it."""
+
+    new: bool
+    message_id: str
+    conversation_id: str
+    lease: Lease = Lease()

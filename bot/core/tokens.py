@@ -43,3 +43,22 @@ def check_token(secret: str, purpose: str, token: str) -> bool:
     if not dot or not random_part or not signature:
         return False
     return verify(secret, purpose, random_part, signature)
+
+
+INBOUND_PURPOSE = "inbound"
+
+
+def sender_token(secret: str, alias: str) -> str:
+    """The token of a sender's inbound URL: `<alias>.<mac>`, the same on every instance and
+    every start, so the URL given to the provider keeps working."""
+    return f"{alias}.{sign(secret, INBOUND_PURPOSE, alias)}"
+
+
+def sender_of_token(secret: str, token: str) -> str | None:
+    """The sender alias an inbound token was signed for, or None for a forged or garbled one."""
+    if len(token) > 200 or not token.isascii():
+        return None
+    alias, dot, signature = token.rpartition(".")
+    if not dot or not alias or not signature:
+        return None
+    return alias if verify(secret, INBOUND_PURPOSE, alias, signature) else None

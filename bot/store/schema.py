@@ -61,7 +61,10 @@ sends = sa.Table(
     sa.Column("message_status", sa.String(64)),
     sa.Column("status_shown", sa.String(64)),
     sa.Column("batch_id", sa.String(32), sa.ForeignKey("batches.id"), index=True),
+    # The send's record is the root of a conversation's thread where the customer wrote last.
+    sa.Column("reply_waiting", sa.Boolean, nullable=False, server_default=sa.false()),
     *_render_columns(),
+    sa.Index("ix_sends_conversation", "sender_alias", "recipient", "created_at"),
 )
 
 media = sa.Table(
@@ -140,4 +143,64 @@ callbacks = sa.Table(
     sa.Column("received_at", TIMESTAMP, nullable=False),
     sa.Column("status", sa.String(64)),
     sa.Column("body", sa.Text, nullable=False),
+)
+
+# One row per sender and customer: the thread their messages go to now, WhatsApp's window
+# (`last_customer_at`), whether a reply is waiting, and the do-not-send list (`opted_out_at`).
+# Its render lease is taken by whoever shows the customer's messages, one at a time, so two
+# messages of a new conversation make one thread, on any number of instances.
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("updated_at", TIMESTAMP, nullable=False),
+    sa.Column("sender_alias", sa.String(64), nullable=False),
+    sa.Column("customer", sa.String(32), nullable=False),
+    sa.Column("answerable", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("customer_name", sa.Text),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("root_send_id", sa.String(32)),
+    sa.Column("root_inbound_id", sa.String(32)),
+    sa.Column("thread_active_at", TIMESTAMP),
+    sa.Column("last_customer_at", TIMESTAMP),
+    sa.Column("waiting_since", TIMESTAMP, index=True),
+    sa.Column("root_shown", sa.String(64)),
+    sa.Column("opted_out_at", TIMESTAMP),
+    sa.Column("opted_out_why", sa.Text),
+    sa.Column("opted_in_at", TIMESTAMP),
+    *_render_columns(),
+    sa.UniqueConstraint("sender_alias", "customer", name="uq_conversations_sender_customer"),
+)
+
+# Every message a customer sent, once (`dedup_key` per sender), with the raw body it came in.
+inbound_messages = sa.Table(
+    "inbound_messages",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("received_at", TIMESTAMP, nullable=False),
+    sa.Column("conversation_id", sa.String(32), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("sender_alias", sa.String(64), nullable=False),
+    sa.Column("customer", sa.String(32), nullable=False),
+    sa.Column("dedup_key", sa.String(200), nullable=False),
+    sa.Column("shape", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("customer_name", sa.Text),
+    sa.Column("provider_id", sa.String(500)),
+    sa.Column("provider_date", sa.String(500)),
+    sa.Column("attachments", sa.Text, nullable=False),
+    sa.Column("number_problem", sa.Text),
+    sa.Column("optout", sa.String(8)),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("content_type", sa.String(200)),
+    sa.Column("channel_id", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("files_shown", sa.Text),
+    sa.Column("shown_at", TIMESTAMP),
+    sa.UniqueConstraint("sender_alias", "dedup_key", name="uq_inbound_messages_dedup"),
+    sa.Index("ix_inbound_messages_conversation", "conversation_id", "received_at"),
+    sa.Index("ix_inbound_messages_customer", "customer", "received_at"),
 )

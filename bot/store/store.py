@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from bot.core.records import (
     BatchRecord,
     CallbackTaken,
+    ConversationRecord,
     MediaRecord,
     RenderedRecord,
     SendRecord,
@@ -29,10 +30,11 @@ from bot.core.records import (
     aware,
     utcnow,
 )
-from bot.store.database import Database
+from bot.store.conversations import ConversationStore
 from bot.store.schema import (
     batches,
     callbacks,
+    conversations,
     flags,
     home_views,
     media,
@@ -63,7 +65,7 @@ from bot.store.status_updates import (
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
 
 
-class Store(Database):
+class Store(ConversationStore):
     """The app's database. Thread-safe; every method is one short transaction."""
 
     # sends
@@ -522,5 +524,9 @@ class Store(Database):
         return record
 
 
-R = TypeVar("R", SendRecord, BatchRecord)
-_TABLES: dict[type[RenderedRecord], sa.Table] = {SendRecord: sends, BatchRecord: batches}
+R = TypeVar("R", SendRecord, BatchRecord, ConversationRecord)
+_TABLES: dict[type[RenderedRecord], sa.Table] = {
+    SendRecord: sends,
+    BatchRecord: batches,
+    ConversationRecord: conversations,
+}

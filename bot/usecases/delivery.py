@@ -43,17 +43,25 @@ class Deliveries:
         self.groups = groups
         self.renderer = renderer
         self.store = sending.store
+        # Told of every send that reached the provider (a conversation's reply is no longer
+        # waiting): `Conversations.answered`.
+        self.on_sent: Callable[[SendRecord], None] | None = None
 
     def deliver(
         self, send_id: str, *, before_call: Callable[[SendRecord], object] | None = None
     ) -> None:
         """Call the provider once for a confirmed send, then show the outcome in the thread."""
         with log_context(send_id=send_id):
-            self.sending.deliver(
+            delivery = self.sending.deliver(
                 send_id,
                 on_wait=lambda send, seconds: self.renderer.show_wait(send.id, seconds),
                 before_call=before_call,
             )
+            if delivery is not None and delivery.ok and self.on_sent is not None:
+                try:
+                    self.on_sent(delivery.send)
+                except Exception:
+                    logger.exception("Failed to note that send %s answered a customer", send_id)
             try:
                 self.renderer.render(send_id)
             except SlackClientError:

@@ -24,6 +24,8 @@ class Answer:
 
 
 NOT_FOUND = Answer(404, {"error": "unknown callback URL"})
+# The provider's word for a number that refuses messages: it goes on the do-not-send list.
+BLACKLISTED = "BLACKLISTED"
 
 
 class StatusIntake:
@@ -87,6 +89,8 @@ class StatusIntake:
         change = taken.change
         if info is None or change is None:
             return Answer(202, {"ok": True, "stored": True, "note": "no status in the body"})
+        if change.new and info.name == BLACKLISTED:
+            self._opt_out(taken.send_id)
         if change.new or change.lease.owner is not None:  # a change, or a lease taken
             self.renderer.changed(taken.send_id, change.lease)
         return Answer(
@@ -98,3 +102,15 @@ class StatusIntake:
                 "shown": change.shown,
             },
         )
+
+    def _opt_out(self, send_id: str) -> None:
+        send = self.store.get_send(send_id)
+        if send is not None and self.store.opt_out(
+            send.sender_alias, send.recipient, "the provider reported the number as BLACKLISTED"
+        ):
+            logger.warning(
+                "%s is now on %s's do-not-send list (BLACKLISTED)",
+                send.recipient,
+                send.sender_alias,
+                extra={"send_id": send_id},
+            )

@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.store import BatchRecord, SendRecord, Store
+from bot.store import BatchRecord, ConversationRecord, SendRecord, Store
 
 logger = logging.getLogger(__name__)
 
-_RECORDS: tuple[type[SendRecord] | type[BatchRecord], ...] = (SendRecord, BatchRecord)
+_RECORDS: tuple[type[SendRecord] | type[BatchRecord] | type[ConversationRecord], ...] = (
+    SendRecord,
+    BatchRecord,
+    ConversationRecord,
+)
 
 
 class LeaseLost(Exception):
@@ -28,7 +32,7 @@ class LeaseLost(Exception):
 
 @dataclass
 class _Pass:
-    record: type[SendRecord] | type[BatchRecord]
+    record: type[SendRecord] | type[BatchRecord] | type[ConversationRecord]
     valid_until: float  # monotonic: ours until then at least
     number: int
 
@@ -59,7 +63,10 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def begin(
-        self, record: type[SendRecord] | type[BatchRecord], row_id: str, taken_at: float
+        self,
+        record: type[SendRecord] | type[BatchRecord] | type[ConversationRecord],
+        row_id: str,
+        taken_at: float,
     ) -> None:
         """This thread makes a pass of the row, whose lease it took at `taken_at` (monotonic,
         read before the statement was sent)."""
@@ -117,7 +124,7 @@ class LeaseKeeper:
 
     def _renewed(
         self,
-        record: type[SendRecord] | type[BatchRecord],
+        record: type[SendRecord] | type[BatchRecord] | type[ConversationRecord],
         asked: dict[str, _Pass],
         renewed: set[str],
         sent: float,

@@ -85,6 +85,12 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=registry,
         )
+        self.inbound_lag: Histogram = histogram(
+            "whatsapp_inbound_lag_seconds",
+            "From a customer's message received to its thread in Slack showing it.",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
         for state in SEND_STATES:
             self.sends.labels(state=state)
 
@@ -102,6 +108,13 @@ class Metrics:
 
     def callback_refused(self) -> None:
         self.callbacks.labels(status="refused").inc()
+
+    def inbound_message(self) -> None:
+        self.inbound.inc()
+
+    def inbound_shown(self, seconds: float) -> None:
+        """A customer's message is in its thread `seconds` after it came in."""
+        self.inbound_lag.observe(max(0.0, seconds))
 
     def slack_error(self, method: str, error: str) -> None:
         self.slack_errors.labels(method=_label(method), error=_label(error)).inc()

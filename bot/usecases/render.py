@@ -27,12 +27,14 @@ from bot.core.config import Config, Sender
 from bot.core.logs import log_context
 from bot.store import (
     BatchRecord,
+    ConversationRecord,
     Lease,
     SendRecord,
     SendState,
     StatusRow,
     Store,
     batches,
+    conversations,
     utcnow,
 )
 from bot.usecases.delayed import DelayedCalls
@@ -99,6 +101,8 @@ class ThreadRenderer:
         self._wrote: dict[str, float] = {}  # row → when this process last wrote it to Slack
         # Told of every send whose thread changed (the Home tab listens).
         self.on_change: Callable[[SendRecord], None] | None = None
+        # A conversation's pass (`usecases/conversations.py`): customers' messages into threads.
+        self.conversation_pass: Callable[[ConversationRecord, dict[str, Any]], bool] | None = None
 
     # scheduling
 
@@ -115,10 +119,22 @@ class ThreadRenderer:
         """The send changed, leaving its render `lease` as it was: update its thread in the
         background, unless another worker holds the lease (it finds the row still dirty as
         it lets go, and goes on), and not before a second has passed since the last write."""
+        self._changed(send_id, lease, self._render_send)
+
+    def conversation_changed(self, conversation_id: str, lease: Lease) -> None:
+        """A customer wrote (as `changed`, for the conversation's row)."""
+        self._changed(conversation_id, lease, self._render_conversation)
+
+    def _changed(self, row_id: str, lease: Lease, fn: Callable[[str], None]) -> None:
         now = utcnow()
         if lease.owner not in (None, self._owner) and lease.until and lease.until > now:
             return
-        self._submit(send_id, self._render_send, self._too_soon(lease.rendered_at, now))
+        self._submit(row_id, fn, self._too_soon(lease.rendered_at, now))
+
+    def schedule_conversation(self, conversation_id: str) -> None:
+        """Show a conversation's new messages (and what its thread's root says) in the
+        background."""
+        self._submit(conversation_id, self._render_conversation)
 
     def schedule_batch(self, batch_id: str) -> None:
         """Update a group send's progress message in the background."""
@@ -185,7 +201,10 @@ class ThreadRenderer:
         dirty_batches = self.store.dirty_rows(table=batches, abandoned=abandoned)
         for batch_id in dirty_batches:
             self.schedule_batch(batch_id)
-        return len(dirty) + len(dirty_batches)
+        dirty_conversations = self.store.dirty_rows(table=conversations, abandoned=abandoned)
+        for conversation_id in dirty_conversations:
+            self.schedule_conversation(conversation_id)
+        return len(dirty) + len(dirty_batches) + len(dirty_conversations)
 
     def close(self) -> None:
         self._leases.stop()
@@ -226,6 +245,18 @@ class ThreadRenderer:
         with log_context(batch_id=batch_id):
             self._keep_up(
                 batch_id, BatchRecord, self.store.get_batch, self._batch_pass, self.schedule_batch
+            )
+
+    def _render_conversation(self, conversation_id: str) -> None:
+        if self.conversation_pass is None:
+            return
+        with log_context(conversation_id=conversation_id):
+            self._keep_up(
+                conversation_id,
+                ConversationRecord,
+                self.store.get_conversation,
+                self.conversation_pass,
+                self.schedule_conversation,
             )
 
     def _keep_up(
@@ -482,6 +513,11 @@ class ThreadRenderer:
         )
         return str(response["ts"])
 
+    def call(self, method: str, **kwargs: Any) -> Any:
+        """A Slack write of a pass under way (a conversation's), only while its lease is ours;
+        one Slack will never take ends the pass without a retry."""
+        return self._call(method, **kwargs)
+
     def _call(self, method: str, **kwargs: Any) -> Any:
         """A Slack write of the pass under way, only while its lease is still ours."""
         self._leases.check()
@@ -509,11 +545,10 @@ class _NotReady(Exception):
     """Not showable yet (a group member before its progress message): left dirty for later."""
 
 
-Row = TypeVar("Row", SendRecord, BatchRecord)
+Row = TypeVar("Row", SendRecord, BatchRecord, ConversationRecord)
 
 
 def _label(send: SendRecord) -> str:
     """What the channel message shows at a glance; a change of it means an edit."""
-    if send.provider_status:
-        return send.provider_status
-    return str(send.state)
+    label = send.provider_status or str(send.state)
+    return f"{label} waiting" if send.reply_waiting else label

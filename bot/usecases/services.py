@@ -14,10 +14,12 @@ from slack_sdk import WebClient
 
 from bot.core.config import Config
 from bot.store import Store
+from bot.usecases.conversations import Conversations
 from bot.usecases.delivery import Deliveries
 from bot.usecases.fileshare import FileShares
 from bot.usecases.groups import GroupSends
 from bot.usecases.home import HomeTabs
+from bot.usecases.inbound import InboundIntake
 from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
@@ -50,6 +52,8 @@ class Services:
     names: UserNames
     slack_health: SlackTokenHealth
     metrics: Metrics
+    conversations: Conversations
+    inbound: InboundIntake
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )

@@ -42,6 +42,7 @@ class Sender:
     alias: str
     number: str
     label: str
+    inbox_channel: str | None = None  # as written; `Config.inbox_channel` resolves the default
 
     def describe(self) -> str:
         return f"{self.label} (+{self.number})"
@@ -73,6 +74,37 @@ class MetricsConfig:
     token: str | None = None  # when set, `GET /metrics` wants `Authorization: Bearer <token>`
 
 
+DEFAULT_OPT_OUT_WORDS = ("STOP", "UNSUBSCRIBE", "BAJA", "CANCELAR", "PARAR", "SAIR")
+DEFAULT_OPT_IN_WORDS = ("START", "ALTA", "UNSTOP")
+
+
+@dataclass(frozen=True)
+class ConversationsConfig:
+    """Customer messages: which thread they join, WhatsApp's window, opt-out words.
+
+    `window_hours` is WhatsApp's customer-care window; `broadcast_after_hours`, how old a
+    thread must be for a customer's message in it to be broadcast to the channel as well;
+    `max_inbound_bytes`, the largest body the inbound URL reads (attachments come as URLs)."""
+
+    thread_idle_hours: float = 72.0
+    opt_out_words: tuple[str, ...] = DEFAULT_OPT_OUT_WORDS
+    opt_in_words: tuple[str, ...] = DEFAULT_OPT_IN_WORDS
+    window_hours: float = 24.0
+    broadcast_after_hours: float = 24.0
+    max_inbound_bytes: int = 256 * 1024
+
+    def is_opt_out(self, text: str) -> bool:
+        return _word(text) in {w.casefold() for w in self.opt_out_words}
+
+    def is_opt_in(self, text: str) -> bool:
+        return _word(text) in {w.casefold() for w in self.opt_in_words}
+
+
+def _word(text: str) -> str:
+    """A whole message as a keyword: any case, surrounding spaces and final punctuation ignored."""
+    return text.strip().rstrip(".!¡¿?").strip().casefold()
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     format: LogFormat = "text"
@@ -93,6 +125,21 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    conversations: ConversationsConfig = field(default_factory=ConversationsConfig)
+
+    def inbox_channel(self, alias: str) -> str | None:
+        """Where a sender's new conversations appear: its `inbox_channel`, else the first
+        configured channel whose sender it is, else None (they are kept, not shown)."""
+        sender = self.senders.get(alias)
+        if sender is not None and sender.inbox_channel:
+            return sender.inbox_channel
+        for channel in self.channels.values():
+            if channel.sender == alias:
+                return channel.channel_id
+        return None
+
+    def inbound_url(self, token: str) -> str:
+        return f"{self.public_base_url}/whatsapp/inbound/{token}"
 
     def callback_url(self, token: str) -> str:
         return f"{self.public_base_url}/whatsapp/callbacks/{token}"

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.core import phones
+from bot.core.config.conversations import check_inbox_channels, read_conversations
 from bot.core.config.model import (
     DEFAULT_DATABASE_URL,
     DEFAULT_SLACK_API_URL,
@@ -134,6 +135,8 @@ class Reader:
         database_url = self.database_url(top.get("database_url"))
         metrics = self.metrics(top.get("metrics"))
         logging = self.logging(top.get("logging"))
+        conversations = read_conversations(self, top.get("conversations"))
+        check_inbox_channels(self, senders, channels)
         if slack is None or whatsapp is None or media is None:
             return None
         return Config(
@@ -150,6 +153,7 @@ class Reader:
             access=access,
             metrics=metrics,
             logging=logging,
+            conversations=conversations,
         )
 
     def slack(self, value: Any) -> SlackConfig | None:
@@ -246,7 +250,10 @@ class Reader:
                     'Write it like `"15550001111"`',
                 )
             label = self.text(section.get("label"), path + ".label", str(alias))
-            senders[str(alias)] = Sender(alias=str(alias), number=number, label=label)
+            inbox = self.text(section.get("inbox_channel"), path + ".inbox_channel") or None
+            senders[str(alias)] = Sender(
+                alias=str(alias), number=number, label=label, inbox_channel=inbox
+            )
         return senders
 
     def default_sender(self, value: Any, senders: Mapping[str, Sender]) -> str:
@@ -496,6 +503,7 @@ _TOP_KEYS = {
     "media": True,
     "metrics": False,
     "logging": False,
+    "conversations": False,
 }
 _SLACK_KEYS = {
     "bot_token": True,
@@ -513,7 +521,7 @@ _WHATSAPP_KEYS = {
     "max_rate_limit_wait_seconds": False,
     "max_concurrent_sends": False,
 }
-_SENDER_KEYS = {"number": True, "label": False}
+_SENDER_KEYS = {"number": True, "label": False, "inbox_channel": False}
 _CHANNEL_KEYS = {
     "sender": False,
     "allowed_senders": False,

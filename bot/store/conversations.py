@@ -1,0 +1,297 @@
+"""The store's operations on conversations and customer messages (mixed into `Store`)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.core.records import (
+    ConversationRecord,
+    InboundRecord,
+    InboundTaken,
+    Lease,
+    SendState,
+    aware,
+    utcnow,
+)
+from bot.store.database import Database
+from bot.store.schema import conversations, inbound_messages, sends
+from bot.store.statements import SEND_CHANGED, insert_ignoring_conflict
+
+CONVERSATION_CHANGED = {"version": conversations.c.version + 1, "dirty": True}
+# A send whose thread a customer's message may join: shown in Slack, not a group's member.
+_THREAD_STATES = [
+    str(s) for s in (SendState.SENDING, SendState.SENT, SendState.FAILED, SendState.UNKNOWN)
+]
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+class ConversationStore(Database):
+    """Customer messages in, each once; the conversation row each belongs to."""
+
+    def take_inbound(
+        self,
+        *,
+        sender_alias: str,
+        customer: str,
+        answerable: bool,
+        message: dict[str, Any],
+        optout: str | None,
+        opt_out_why: str | None = None,
+        claim: tuple[str, datetime] | None = None,
+        at: datetime | None = None,
+    ) -> InboundTaken:
+        """Store one customer message unless its `dedup_key` was seen (for this sender), and
+        bring its conversation up to date (window, waiting, opt-out), in one transaction. With
+        `claim` (owner, until), the conversation's render lease is taken if it is free."""
+        now = at or utcnow()
+        with self._tx() as conn:
+            conversation_id = self._conversation_id(conn, sender_alias, customer, answerable, now)
+            row = {
+                "id": new_id(),
+                "received_at": now,
+                "conversation_id": conversation_id,
+                "sender_alias": sender_alias,
+                "customer": customer,
+                **message,
+            }
+            inserted = conn.execute(insert_ignoring_conflict(conn, inbound_messages), row).first()
+            if inserted is None:
+                existing = conn.execute(
+                    sa.select(inbound_messages.c.id).where(
+                        inbound_messages.c.sender_alias == sender_alias,
+                        inbound_messages.c.dedup_key == message["dedup_key"],
+                    )
+                ).scalar_one()
+                return InboundTaken(new=False, message_id=existing, conversation_id=conversation_id)
+            lease = self._note_customer(
+                conn, conversation_id, message.get("customer_name"), optout, opt_out_why, claim, now
+            )
+            return InboundTaken(
+                new=True, message_id=row["id"], conversation_id=conversation_id, lease=lease
+            )
+
+    def _conversation_id(
+        self, conn: Any, sender_alias: str, customer: str, answerable: bool, now: datetime
+    ) -> str:
+        values = {
+            "id": new_id(),
+            "created_at": now,
+            "updated_at": now,
+            "sender_alias": sender_alias,
+            "customer": customer,
+            "answerable": answerable,
+        }
+        made = conn.execute(insert_ignoring_conflict(conn, conversations), values).first()
+        if made is not None:
+            return str(made[0])
+        return str(
+            conn.execute(
+                sa.select(conversations.c.id).where(
+                    conversations.c.sender_alias == sender_alias,
+                    conversations.c.customer == customer,
+                )
+            ).scalar_one()
+        )
+
+    def _note_customer(
+        self,
+        conn: Any,
+        conversation_id: str,
+        name: str | None,
+        optout: str | None,
+        why: str | None,
+        claim: tuple[str, datetime] | None,
+        now: datetime,
+    ) -> Lease:
+        c = conversations.c
+        values: dict[str, Any] = {
+            **CONVERSATION_CHANGED,
+            "updated_at": now,
+            "last_customer_at": now,
+            "customer_name": sa.func.coalesce(name, c.customer_name),
+        }
+        if optout == "out":
+            values.update(opted_out_at=now, opted_out_why=why)
+        else:
+            values["waiting_since"] = sa.func.coalesce(c.waiting_since, now)
+            if optout == "in":
+                values.update(opted_out_at=None, opted_out_why=None, opted_in_at=now)
+        if claim is not None:
+            free = sa.or_(c.render_until.is_(None), c.render_until < now)
+            values["render_owner"] = sa.case((free, claim[0]), else_=c.render_owner)
+            values["render_until"] = sa.case((free, claim[1]), else_=c.render_until)
+        row = conn.execute(
+            conversations.update()
+            .where(c.id == conversation_id)
+            .values(**values)
+            .returning(c.render_owner, c.render_until, c.rendered_at)
+        ).first()
+        return Lease(owner=row[0], until=aware(row[1]), rendered_at=aware(row[2]))
+
+    def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
+        with self._read() as conn:
+            row = (
+                conn.execute(sa.select(conversations).where(conversations.c.id == conversation_id))
+                .mappings()
+                .first()
+            )
+        return ConversationRecord.from_row(row) if row else None
+
+    def find_conversation(self, sender_alias: str, customer: str) -> ConversationRecord | None:
+        found = self.conversations_with(sender_alias, [customer])
+        return found.get(customer)
+
+    def conversations_with(
+        self, sender_alias: str, customers: Iterable[str]
+    ) -> dict[str, ConversationRecord]:
+        """The conversations of one sender with these customers, by customer (a group's
+        confirmation asks about all its members at once)."""
+        wanted = sorted(set(customers))
+        found: dict[str, ConversationRecord] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(conversations).where(
+                        conversations.c.sender_alias == sender_alias,
+                        conversations.c.customer.in_(wanted[start : start + 500]),
+                    )
+                ).mappings()
+                for row in rows:
+                    record = ConversationRecord.from_row(row)
+                    found[record.customer] = record
+        return found
+
+    def set_conversation_fields(self, conversation_id: str, **changes: Any) -> None:
+        statement = (
+            conversations.update()
+            .where(conversations.c.id == conversation_id)
+            .values(**changes, updated_at=utcnow())
+        )
+        self._write_one(lambda conn: conn.execute(statement))
+
+    def unshown_inbound(self, conversation_id: str) -> list[InboundRecord]:
+        """The conversation's messages not yet (fully) shown in Slack, oldest first."""
+        m = inbound_messages.c
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(inbound_messages)
+                .where(m.conversation_id == conversation_id, m.shown_at.is_(None))
+                .order_by(m.received_at, m.id)
+            ).mappings()
+            return [InboundRecord.from_row(row) for row in rows]
+
+    def get_inbound(self, message_id: str) -> InboundRecord | None:
+        with self._read() as conn:
+            row = (
+                conn.execute(sa.select(inbound_messages).where(inbound_messages.c.id == message_id))
+                .mappings()
+                .first()
+            )
+        return InboundRecord.from_row(row) if row else None
+
+    def inbound_raw(self, message_id: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(inbound_messages.c.raw).where(inbound_messages.c.id == message_id)
+            ).scalar()
+
+    def set_inbound_fields(self, message_id: str, **changes: Any) -> None:
+        statement = (
+            inbound_messages.update().where(inbound_messages.c.id == message_id).values(**changes)
+        )
+        self._write_one(lambda conn: conn.execute(statement))
+
+    def newest_send_thread(
+        self, sender_alias: str, customer: str
+    ) -> tuple[str, str, datetime, str] | None:
+        """The newest send from this sender to this customer that has a thread of its own
+        or lives in one (not a group's member): (channel, thread ts, last activity, send id)."""
+        s = sends.c
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(s.channel_id, s.thread_ts, s.message_ts, s.updated_at, s.id)
+                .where(
+                    s.sender_alias == sender_alias,
+                    s.recipient == customer,
+                    s.batch_id.is_(None),
+                    s.message_ts.is_not(None),
+                    s.channel_id.is_not(None),
+                    s.state.in_(_THREAD_STATES),
+                )
+                .order_by(s.created_at.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return str(row[0]), str(row[1] or row[2]), aware(row[3]) or utcnow(), str(row[4])
+
+    def mark_send_waiting(self, send_id: str, waiting: bool) -> None:
+        """The send's record is the root of a thread where a customer's reply waits (or not)."""
+        statement = (
+            sends.update()
+            .where(sends.c.id == send_id, sends.c.reply_waiting.is_(not waiting))
+            .values(reply_waiting=waiting, updated_at=utcnow(), **SEND_CHANGED)
+        )
+        self._write_one(lambda conn: conn.execute(statement))
+
+    def conversation_answered(self, sender_alias: str, customer: str) -> str | None:
+        """Someone sent this customer a message from this sender: no reply is waiting any
+        more. The conversation's id when that changed what its thread shows."""
+        c = conversations.c
+        now = utcnow()
+        statement = (
+            conversations.update()
+            .where(
+                c.sender_alias == sender_alias,
+                c.customer == customer,
+                c.waiting_since.is_not(None),
+            )
+            .values(waiting_since=None, updated_at=now, **CONVERSATION_CHANGED)
+            .returning(c.id)
+        )
+        return self._write_one(lambda conn: conn.execute(statement).scalar())
+
+    def opt_out(self, sender_alias: str, customer: str, why: str) -> bool:
+        """Put the customer on the sender's do-not-send list (a BLACKLISTED status); True if
+        they were not on it."""
+        now = utcnow()
+        with self._tx() as conn:
+            conversation_id = self._conversation_id(conn, sender_alias, customer, True, now)
+            c = conversations.c
+            changed = conn.execute(
+                conversations.update()
+                .where(c.id == conversation_id, c.opted_out_at.is_(None))
+                .values(opted_out_at=now, opted_out_why=why, updated_at=now)
+            ).rowcount
+        return bool(changed)
+
+    def waiting_conversations(self, *, limit: int = 20) -> list[ConversationRecord]:
+        """Conversations whose customer waits for a reply, newest first."""
+        c = conversations.c
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(conversations)
+                .where(c.waiting_since.is_not(None), c.channel_id.is_not(None))
+                .order_by(c.last_customer_at.desc())
+                .limit(limit)
+            ).mappings()
+            return [ConversationRecord.from_row(row) for row in rows]
+
+    def opted_out(self, sender_aliases: Iterable[str]) -> list[ConversationRecord]:
+        """The do-not-send lists of these senders, newest first."""
+        c = conversations.c
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(conversations)
+                .where(c.sender_alias.in_(list(sender_aliases)), c.opted_out_at.is_not(None))
+                .order_by(c.opted_out_at.desc())
+            ).mappings()
+            return [ConversationRecord.from_row(row) for row in rows]
