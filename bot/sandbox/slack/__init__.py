@@ -4,8 +4,10 @@ The app talks to it through ``slack_sdk.WebClient(base_url=standin.api_url)``. I
 workspace the way Slack would show it to people: each channel's top-level messages, threads
 (replies keyed by ``thread_ts``, with ``reply_count`` on the parent), edits applied in place
 (with their history), reactions, ephemeral messages per (channel, user), published Home tabs,
-opened modals, and files served only to the bot token. Every call is recorded, and faults can
-be queued per method with :meth:`SlackStandIn.fail_next`.
+opened modals, and files served only to the bot token. Files are uploaded Slack's external way
+(``files.getUploadURLExternal``, a POST of the bytes, ``files.completeUploadExternal``); the
+retired ``files.upload`` is refused. Every call is recorded, and faults can be queued per method
+with :meth:`SlackStandIn.fail_next`.
 
 Where Slack is strict, so is the stand-in: bots cannot edit or delete people's messages,
 replies need an existing parent, trigger IDs are single-use and expire, blocks and views are
@@ -13,7 +15,8 @@ checked against Block Kit's documented limits, a response URL works 5 times in 3
 
 ``workspace`` keeps users, channels, messages and threads; ``webapi`` answers the Web API
 (``views`` the ``views.*`` methods); ``response_urls`` and ``files`` serve response URLs and
-private downloads; ``blockkit`` checks blocks and views; ``standin`` puts them on one server.
+private downloads; ``uploads`` takes uploads; ``blockkit`` checks blocks and views;
+``standin`` puts them on one server.
 """
 
 from bot.sandbox.slack.blockkit import find_element
@@ -29,6 +32,7 @@ from bot.sandbox.slack.common import (
     Download,
     Json,
     ResponseUrlPost,
+    Upload,
 )
 from bot.sandbox.slack.response_urls import RESPONSE_URL_TTL, RESPONSE_URL_USES
 from bot.sandbox.slack.standin import SlackStandIn
@@ -48,5 +52,6 @@ __all__ = [
     "Json",
     "ResponseUrlPost",
     "SlackStandIn",
+    "Upload",
     "find_element",
 ]

@@ -42,10 +42,10 @@ class Calls(Workspace):
     ) -> None:
         """The next ``count`` calls to ``method`` fail.
 
-        ``method`` is a Web API method, ``"*"`` for any, ``"response_url"`` or
-        ``"files.download"``. ``error`` ``"ratelimited"`` answers HTTP 429 with Retry-After;
-        a status code such as ``"500"`` answers that status; any other string answers 200
-        with ``{"ok": false, "error": error}``.
+        ``method`` is a Web API method, ``"*"`` for any, ``"response_url"``,
+        ``"files.download"`` or ``"upload_url"`` (a POST of a file's bytes). ``error``
+        ``"ratelimited"`` answers HTTP 429 with Retry-After; a status code such as ``"500"``
+        answers that status; any other string answers 200 with ``{"ok": false, "error": error}``.
         """
         if count < 1:
             raise ValueError("count must be at least 1")

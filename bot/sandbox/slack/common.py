@@ -6,6 +6,8 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
 
@@ -71,6 +73,22 @@ class Download:
     range: str | None = None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file uploaded through the external flow and completed: one per channel it was shared
+    in (``channel`` None when it was kept private), with the bytes as they arrived."""
+
+    file_id: str
+    name: str
+    title: str
+    mimetype: str
+    content: bytes
+    channel: str | None
+    thread_ts: str | None
+    ts: str | None
+    time: float
+
+
 class _SlackError(Exception):
     def __init__(self, error: str, *, status: int = 200, extra: Json | None = None) -> None:
         super().__init__(error)
@@ -95,6 +113,29 @@ def _truthy(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     return bool(value)
+
+
+@dataclass(frozen=True)
+class _FormPart:
+    name: str
+    filename: str | None
+    content: bytes
+
+
+def _form_parts(content_type: str, body: bytes) -> list[_FormPart]:
+    """The parts of a multipart/form-data body; ValueError when it is not one."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise ValueError("not a multipart/form-data body")
+    parts: list[_FormPart] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(content, bytes):
+            raise ValueError("a part without a name")
+        parts.append(_FormPart(name, part.get_filename(), content))
+    return parts
 
 
 @contextlib.contextmanager

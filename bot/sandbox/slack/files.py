@@ -48,73 +48,11 @@ class Files(Calls):
             chan = self._known_channel(channel) if channel is not None else None
             if thread_ts and chan and (chan, thread_ts) not in self._index:
                 raise _SlackError("thread_not_found")
-            self._ids["F"] += 1
-            file_id = f"F{self._ids['F']:08d}"
-            now = int(time.time())
-            safe = quote(name, safe="")
-            base = f"{self.url}/files-pri/{self.team_id}-{file_id}"
-            obj: Json = {
-                "id": file_id,
-                "created": now,
-                "timestamp": now,
-                "name": name,
-                "title": title if title is not None else name,
-                "mimetype": mimetype,
-                "filetype": filetype,
-                "pretty_type": filetype.upper(),
-                "user": user,
-                "user_team": self.team_id,
-                "editable": False,
-                "size": len(content),
-                "mode": "hosted",
-                "is_external": False,
-                "external_type": "",
-                "is_public": False,
-                "public_url_shared": False,
-                "display_as_bot": False,
-                "username": "",
-                "url_private": f"{base}/{safe}",
-                "url_private_download": f"{base}/download/{safe}",
-                "media_display_type": "unknown",
-                "permalink": f"https://{self.team_domain}.slack.com/files/{user}/{file_id}/{safe}",
-                "permalink_public": f"https://slack-files.com/{self.team_id}-{file_id}-0000000000",
-                "has_rich_preview": False,
-                "file_access": "visible",
-                "channels": [],
-                "groups": [],
-                "ims": [],
-                "comments_count": 0,
-            }
-            if mimetype.startswith("video/"):
-                obj["media_display_type"] = "video"
-            self._files[file_id] = _StoredFile(obj, bytes(content))
+            obj = self._new_file(
+                self._new_file_id(), name, content, mimetype, filetype, user, title=title
+            )
             if chan is not None:
-                msg = self.add_message(
-                    chan,
-                    user=user,
-                    text=text,
-                    thread_ts=thread_ts,
-                    files=[obj],
-                    subtype="file_share",
-                )
-                kind = {"C": "public", "G": "private", "D": "private"}[chan[0]]
-                where = {"C": "channels", "G": "groups", "D": "ims"}[chan[0]]
-                obj[where].append(chan)
-                obj["is_public"] = chan[0] == "C"
-                share: Json = {
-                    "reply_users": [],
-                    "reply_users_count": 0,
-                    "reply_count": 0,
-                    "ts": msg["ts"],
-                    "channel_name": self._channel_obj(chan)["name"],
-                    "team_id": self.team_id,
-                    "share_user_id": user,
-                }
-                if thread_ts:
-                    share["thread_ts"] = thread_ts
-                obj["shares"] = {kind: {chan: [share]}}
-                stored = self._index[(chan, msg["ts"])]
-                stored["files"] = [copy.deepcopy(obj)]
+                self._share_files(chan, [obj], user=user, text=text, thread_ts=thread_ts)
             return copy.deepcopy(obj)
 
     # ------------------------------------------------------------------ read helpers
@@ -129,7 +67,114 @@ class Files(Calls):
             stored = self._files.get(file_id)
             return copy.deepcopy(stored.obj) if stored else None
 
-    # ------------------------------------------------------------------ files
+    # ------------------------------------------------------------------ internals: state
+
+    def _new_file_id(self) -> str:
+        self._ids["F"] += 1
+        return f"F{self._ids['F']:08d}"
+
+    def _new_file(
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        mimetype: str,
+        filetype: str,
+        user: str,
+        *,
+        title: str | None,
+    ) -> Json:
+        """Keeps a file, shared nowhere yet; returns its object (kept, not a copy)."""
+        now = int(time.time())
+        safe = quote(name, safe="")
+        base = f"{self.url}/files-pri/{self.team_id}-{file_id}"
+        obj: Json = {
+            "id": file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": title if title is not None else name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": filetype.upper(),
+            "user": user,
+            "user_team": self.team_id,
+            "editable": False,
+            "size": len(content),
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{base}/{safe}",
+            "url_private_download": f"{base}/download/{safe}",
+            "media_display_type": "unknown",
+            "permalink": f"https://{self.team_domain}.slack.com/files/{user}/{file_id}/{safe}",
+            "permalink_public": f"https://slack-files.com/{self.team_id}-{file_id}-0000000000",
+            "has_rich_preview": False,
+            "file_access": "visible",
+            "channels": [],
+            "groups": [],
+            "ims": [],
+            "comments_count": 0,
+        }
+        if mimetype.startswith("video/"):
+            obj["media_display_type"] = "video"
+        self._files[file_id] = _StoredFile(obj, bytes(content))
+        return obj
+
+    def _share_files(
+        self,
+        chan: str,
+        objs: list[Json],
+        *,
+        user: str,
+        text: str,
+        thread_ts: str | None,
+        blocks: list[Json] | None = None,
+    ) -> Json:
+        """Posts ``objs`` in one message in ``chan`` (a thread when ``thread_ts``) as ``user``,
+        as a person's file share appears; each file then lists the share. Returns the message
+        (kept, not a copy)."""
+        msg: Json = {
+            "type": "message",
+            "text": text,
+            "user": user,
+            "ts": self._next_ts(),
+            "team": self.team_id,
+            "subtype": "file_share",
+        }
+        if user == self.bot_user_id:
+            msg["bot_id"] = self.bot_id
+            msg["app_id"] = self.app_id
+        if blocks is not None:
+            msg["blocks"] = copy.deepcopy(blocks)
+        msg["upload"] = False
+        msg["display_as_bot"] = False
+        self._insert(chan, msg, thread_ts=thread_ts, broadcast=False)
+        kind = {"C": "public", "G": "private", "D": "private"}[chan[0]]
+        where = {"C": "channels", "G": "groups", "D": "ims"}[chan[0]]
+        for obj in objs:
+            obj[where].append(chan)
+            obj["is_public"] = obj["is_public"] or chan[0] == "C"
+            share: Json = {
+                "reply_users": [],
+                "reply_users_count": 0,
+                "reply_count": 0,
+                "ts": msg["ts"],
+                "channel_name": self._channel_obj(chan)["name"],
+                "team_id": self.team_id,
+                "share_user_id": user,
+            }
+            if thread_ts:
+                share["thread_ts"] = msg["thread_ts"]
+            obj.setdefault("shares", {}).setdefault(kind, {}).setdefault(chan, []).append(share)
+        msg["files"] = copy.deepcopy(objs)
+        return msg
+
+    # ------------------------------------------------------------------ downloads
 
     def _download(self, handler: _Handler, verb: str, path: str) -> None:
         match = _FILE_PATH.fullmatch(path)

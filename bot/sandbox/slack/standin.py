@@ -20,17 +20,18 @@ from bot.sandbox.slack.common import (
     Download,
     Json,
     ResponseUrlPost,
+    Upload,
     _Handler,
     _Reply,
 )
-from bot.sandbox.slack.files import Files
 from bot.sandbox.slack.response_urls import ResponseUrls, _ResponseUrl
+from bot.sandbox.slack.uploads import UPLOAD_PATH, Uploads, _Pending
 from bot.sandbox.slack.views import Views
 from bot.sandbox.slack.webapi import WebApi
 from bot.sandbox.slack.workspace import _StoredFile
 
 
-class SlackStandIn(WebApi, Views, ResponseUrls, Files):
+class SlackStandIn(WebApi, Views, ResponseUrls, Uploads):
     """A small Slack workspace behind a Web API on ``127.0.0.1``; a context manager."""
 
     def __init__(
@@ -85,6 +86,9 @@ class SlackStandIn(WebApi, Views, ResponseUrls, Files):
         self._triggers: dict[str, tuple[float, bool]] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._files: dict[str, _StoredFile] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._upload_keys: dict[str, str] = {}
+        self._uploads: list[Upload] = []
         self.add_user(bot_user_id, bot_name, is_bot=True)
 
         super().__init__(_Handler, host=host, port=port, name="slack-standin")
@@ -112,6 +116,8 @@ class SlackStandIn(WebApi, Views, ResponseUrls, Files):
             handler.reply(reply, head=head)
         elif path.startswith("/files-pri/"):
             self._download(handler, verb, path)
+        elif path.startswith(UPLOAD_PATH):
+            self._upload_post(handler, verb, path[len(UPLOAD_PATH) :])
         elif path in {"/", "/signin"} and verb in {"GET", "HEAD"}:
             handler.reply(_Reply(200, _LOGIN_PAGE, "text/html; charset=utf-8"), head=head)
         else:

@@ -15,6 +15,7 @@ from bot.sandbox.slack.common import (
     MAX_TEXT,
     ApiCall,
     Json,
+    _form_parts,
     _Handler,
     _json_reply,
     _Reply,
@@ -36,6 +37,8 @@ _METHODS: Final = (
     "conversations.history",
     "conversations.info",
     "conversations.replies",
+    "files.completeUploadExternal",
+    "files.getUploadURLExternal",
     "files.info",
     "reactions.add",
     "reactions.remove",
@@ -45,6 +48,9 @@ _METHODS: Final = (
     "views.push",
     "views.update",
 )
+
+# Methods Slack has retired: known, authenticated, refused as Slack refuses them.
+_RETIRED: Final = frozenset({"files.upload"})
 
 
 class WebApi(Calls):
@@ -211,7 +217,11 @@ class WebApi(Calls):
         params: Json = dict(parse_qsl(query, keep_blank_values=True))
         if not body:
             return params
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = headers.get("content-type", "")
+        ctype = content_type.split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            params.update(_form_fields(content_type, body))
+            return params
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -261,7 +271,7 @@ class WebApi(Calls):
         return reply
 
     def _web_api_call(self, method: str, params: Json, headers: Mapping[str, str]) -> _Reply:
-        if method not in _METHODS:
+        if method not in _METHODS and method not in _RETIRED:
             raise _SlackError("unknown_method")
         auth = headers.get("authorization", "")
         token = auth[len("bearer ") :].strip() if auth.lower().startswith("bearer ") else ""
@@ -273,6 +283,8 @@ class WebApi(Calls):
         with self._lock:
             if self._token_refusal is not None:
                 raise _SlackError(self._token_refusal)
+            if method in _RETIRED:
+                raise _SlackError("method_deprecated")
             fault = self._take_fault(method)
             if fault is not None:
                 return self._fault_reply(fault)
@@ -284,3 +296,18 @@ class WebApi(Calls):
                 "response_metadata": {"warnings": ["missing_text_in_request"]},
             }
         return _json_reply(200, {"ok": True, **result, **warning})
+
+
+def _form_fields(content_type: str, body: bytes) -> Json:
+    """A multipart/form-data body's fields; a file part is recorded by its name and size."""
+    try:
+        parts = _form_parts(content_type, body)
+        fields: Json = {}
+        for part in parts:
+            if part.filename is not None:
+                fields[part.name] = {"filename": part.filename, "length": len(part.content)}
+            else:
+                fields[part.name] = part.content.decode("utf-8")
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise _SlackError("invalid_form_data") from exc
+    return fields
