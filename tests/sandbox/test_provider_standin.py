@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -11,14 +12,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
 
 from bot.sandbox.provider import (
+    CUSTOMER_MESSAGE_PATH,
+    DEFAULT_OWNER,
     DEFAULT_STATUSES,
+    MEDIA_PATH,
     ProviderStandIn,
     validation_error,
 )
@@ -27,9 +33,10 @@ AUTH = {"Authorization": "Bearer test-provider-key"}
 GOOD_MEDIA = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
 BIG = 5_000_001
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+INBOUND_PATH = "/whatsapp/inbound/"
 
 
-# A small receiver: takes callbacks and serves media files.
+# A small receiver: takes callbacks and customer messages, and serves media files.
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Received:
     body: bytes
     json: Any
     at: float
+    method: str = "POST"
 
 
 class _ReceiverServer(ThreadingHTTPServer):
@@ -53,6 +61,7 @@ class Receiver:
         self.cond = threading.Condition()
         self.posts: list[Received] = []
         self.gets: list[str] = []
+        self.inbound: list[Received] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +69,9 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
+                if self.path.startswith(INBOUND_PATH):
+                    self._inbound()
+                    return
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 try:
                     parsed = json.loads(body)
@@ -76,6 +88,9 @@ class Receiver:
                 self.end_headers()
 
             def do_GET(self) -> None:
+                if self.path.startswith(INBOUND_PATH):
+                    self._inbound()
+                    return
                 with receiver.cond:
                     receiver.gets.append(self.path)
                     receiver.cond.notify_all()
@@ -95,6 +110,23 @@ class Receiver:
                     self.wfile.write(b"\0" * BIG)
                 else:
                     self._send(404, b"not here", "text/plain")
+
+            def _inbound(self) -> None:
+                """A customer message; ``…/status/<n>`` in the path picks the answer's status."""
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+                received = Received(
+                    self.path, dict(self.headers), body, parsed, time.monotonic(), self.command
+                )
+                with receiver.cond:
+                    receiver.inbound.append(received)
+                    receiver.cond.notify_all()
+                path = self.path.split("?", 1)[0]
+                status = int(path.rsplit("/", 1)[1]) if "/status/" in path else 200
+                self._send(status, b'{"ok": true}', "application/json")
 
             def _send(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
@@ -819,3 +851,411 @@ def test_records_are_thread_safe_under_concurrent_sends(
     assert answers == [200] * 40
     assert len(provider.requests) == 40
     assert len({s.transaction_id for s in provider.sends}) == 40
+
+
+# Customer messages to the app, the attachments the stand-in hosts, and its own routes
+
+CUSTOMER = "+573001234567"
+WHEN = datetime(2024, 5, 1, 14, 5, 6, 789000, tzinfo=UTC)
+WHEN_MS = "1714572306789"
+JSON_KEYS = [
+    "id",
+    "user",
+    "text",
+    "date",
+    "owner",
+    "origin",
+    "processId",
+    "externalId",
+    "callback",
+    "connection",
+    "extraInfo",
+]
+
+
+def inbound_url(receiver: Receiver, token: str = "tok3n") -> str:
+    return f"{receiver.url}{INBOUND_PATH}{token}"
+
+
+def free_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{INBOUND_PATH}tok3n"
+
+
+def control(http: requests.Session, provider: ProviderStandIn, body: Any) -> requests.Response:
+    return http.post(f"{provider.url}{CUSTOMER_MESSAGE_PATH}", json=body, timeout=5)
+
+
+def test_customer_message_in_the_json_shape_arrives_as_specified(
+    provider: ProviderStandIn, receiver: Receiver
+) -> None:
+    url = inbound_url(receiver)
+    sent = provider.customer_message(url, user=CUSTOMER, text="Hola, ¿y mi pedido?", name="Ana")
+
+    [got] = receiver.inbound
+    assert (got.method, got.path) == ("POST", f"{INBOUND_PATH}tok3n")
+    assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["User-Agent"] == "provider-standin"
+    assert int(got.headers["Content-Length"]) == len(got.body)
+    assert list(got.json) == JSON_KEYS
+    assert got.json == {
+        "id": sent.message_id,
+        "user": "573001234567",
+        "text": "Hola, ¿y mi pedido?",
+        "date": got.json["date"],
+        "owner": DEFAULT_OWNER,
+        "origin": "whatsapp",
+        "processId": got.json["processId"],
+        "externalId": None,
+        "callback": url,
+        "connection": "whatsapp",
+        "extraInfo": {
+            "type": "text",
+            "attachments": [],
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": "573001234567"}],
+        },
+    }
+    assert re.fullmatch(r"wamid\.[0-9a-f]{32}", sent.message_id)
+    assert ISO_Z.fullmatch(got.json["date"])
+    assert uuid.UUID(got.json["processId"])
+
+    assert sent.shape == "json" and sent.method == "POST" and sent.url == url
+    assert (sent.user, sent.text) == ("573001234567", "Hola, ¿y mi pedido?")
+    assert sent.body == got.body and sent.payload == got.json
+    assert sent.headers == {"User-Agent": "provider-standin", "Content-Type": "application/json"}
+    assert (sent.http_status, sent.response_body, sent.error) == (200, b'{"ok": true}', None)
+    assert sent.response_content_type == "application/json"
+    assert sent.redelivery is False
+    assert provider.customer_messages == [sent]
+    assert provider.requests == []  # the provider's API saw nothing
+
+
+def test_json_shape_takes_date_owner_kind_and_extra_fields(
+    provider: ProviderStandIn, receiver: Receiver
+) -> None:
+    provider.customer_message(
+        inbound_url(receiver),
+        user="573001234567",
+        kind="location",
+        owner="+15550002222",
+        date=WHEN,
+        message_id="wamid.given",
+        extra={"externalId": "ext1", "processId": 7},
+    )
+    provider.customer_message(
+        inbound_url(receiver), user=CUSTOMER, date="2024-05-01T09:05:06-05:00"
+    )
+
+    first, second = (r.json for r in receiver.inbound)
+    assert first["date"] == "2024-05-01T14:05:06.789Z"
+    assert (first["id"], first["owner"], first["extraInfo"]["type"]) == (
+        "wamid.given",
+        "15550002222",
+        "location",
+    )
+    assert (first["externalId"], first["processId"]) == ("ext1", 7)
+    assert first["extraInfo"]["contacts"] == [{"wa_id": "573001234567"}]  # no name given
+    assert second["date"] == "2024-05-01T14:05:06.000Z"
+
+
+def test_attachments_hosted_by_the_standin_are_sent_and_served(
+    provider: ProviderStandIn, receiver: Receiver, http: requests.Session
+) -> None:
+    photo = provider.host_attachment(GOOD_MEDIA, "photo.jpg", "image/jpeg")
+    assert photo.startswith(f"{provider.url}{MEDIA_PATH}")
+    attachments = [{"url": photo, "fileName": "photo.jpg", "caption": "this one"}]
+
+    sent = provider.customer_message(inbound_url(receiver), user=CUSTOMER, attachments=attachments)
+
+    [got] = receiver.inbound
+    assert got.json["text"] == ""
+    assert got.json["extraInfo"]["type"] == "image"
+    assert got.json["extraInfo"]["attachments"] == attachments
+    assert sent.payload["extraInfo"]["attachments"] == attachments
+
+    response = http.get(photo, headers={"X-Check": "1"}, timeout=5)
+    assert response.status_code == 200
+    assert response.content == GOOD_MEDIA
+    assert response.headers["Content-Type"] == "image/jpeg"
+    head = http.head(photo, timeout=5)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == str(len(GOOD_MEDIA))
+    assert http.get(f"{provider.url}{MEDIA_PATH}nope", timeout=5).status_code == 404
+    refused = http.post(photo, data=b"x", timeout=5)
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "GET, HEAD")
+
+    downloads = provider.attachment_downloads
+    assert [(d.method, d.http_status) for d in downloads] == [
+        ("GET", 200),
+        ("HEAD", 200),
+        ("GET", 404),
+        ("POST", 405),
+    ]
+    assert downloads[0].media_id == photo.rsplit("/", 1)[1]
+    assert downloads[0].headers["x-check"] == "1"
+    assert provider.requests == []
+
+
+def test_hosted_attachments_that_cannot_be_fetched_and_kinds_guessed(
+    provider: ProviderStandIn, receiver: Receiver, http: requests.Session
+) -> None:
+    gone = provider.host_attachment(b"", "gone.mp4", "video/mp4", status=404)
+    moved = provider.host_attachment(b"", "a.ogg", "audio/ogg", status=302, location="/x")
+    assert http.get(gone, timeout=5).status_code == 404
+    redirect = http.get(moved, allow_redirects=False, timeout=5)
+    assert (redirect.status_code, redirect.headers["Location"]) == (302, "/x")
+
+    url = inbound_url(receiver)
+    cases = [
+        ({"url": gone}, "video"),
+        ({"url": moved}, "audio"),
+        ({"url": "https://media.example/file", "fileName": "invoice.pdf"}, "document"),
+        ({"url": "https://media.example/clip.mp4"}, "video"),
+        ({"url": "https://media.example/unknown"}, "document"),
+    ]
+    for attachment, _ in cases:
+        provider.customer_message(url, user=CUSTOMER, attachments=[attachment])
+    assert [r.json["extraInfo"]["type"] for r in receiver.inbound] == [k for _, k in cases]
+
+
+def test_customer_message_in_the_query_shape_as_a_get_and_a_form_post(
+    provider: ProviderStandIn, receiver: Receiver
+) -> None:
+    url = inbound_url(receiver) + "?sender=support"
+    get = provider.customer_message(
+        url, user=CUSTOMER, text="Hola & adiós", shape="query", date=WHEN
+    )
+    post = provider.customer_message(
+        inbound_url(receiver), user=CUSTOMER, text="STOP", shape="query", method="POST", ts="x1"
+    )
+
+    first, second = receiver.inbound
+    assert first.method == "GET" and first.body == b""
+    assert "Content-Type" not in first.headers and "Content-Length" not in first.headers
+    path, _, query = first.path.partition("?")
+    assert path == f"{INBOUND_PATH}tok3n"
+    assert parse_qsl(query, keep_blank_values=True) == [
+        ("sender", "support"),
+        ("mobile", "573001234567"),
+        ("mo", "Hola & adiós"),
+        ("ts", WHEN_MS),
+        ("shortcode", DEFAULT_OWNER),
+    ]
+    assert get.method == "GET" and get.url == f"{receiver.url}{first.path}"
+    assert get.payload == {
+        "mobile": "573001234567",
+        "mo": "Hola & adiós",
+        "ts": WHEN_MS,
+        "shortcode": DEFAULT_OWNER,
+    }
+    assert (get.http_status, get.shape) == (200, "query")
+
+    assert (second.method, second.path) == ("POST", f"{INBOUND_PATH}tok3n")
+    assert second.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qsl(second.body.decode()) == [
+        ("mobile", "573001234567"),
+        ("mo", "STOP"),
+        ("ts", "x1"),
+        ("shortcode", DEFAULT_OWNER),
+    ]
+    assert post.body == second.body
+
+
+def test_message_ids_are_unique_and_a_message_can_be_delivered_again(
+    provider: ProviderStandIn, receiver: Receiver
+) -> None:
+    url = inbound_url(receiver)
+    first = provider.customer_message(url, user=CUSTOMER, text="one")
+    second = provider.customer_message(url, user=CUSTOMER, text="two")
+    assert first.message_id != second.message_id
+
+    again = provider.resend(first)
+    by_id = provider.resend(first.message_id)
+    same_id = provider.customer_message(url, user=CUSTOMER, text="one", message_id=first.message_id)
+
+    bodies = [r.body for r in receiver.inbound]
+    assert bodies[2] == bodies[3] == bodies[0]  # byte for byte, date and processId too
+    assert receiver.inbound[4].json["id"] == first.message_id
+    assert [m.redelivery for m in provider.customer_messages] == [False, False, True, True, True]
+    assert again.message_id == by_id.message_id == same_id.message_id == first.message_id
+    assert (again.body, again.headers, again.url) == (first.body, first.headers, first.url)
+    with pytest.raises(KeyError):
+        provider.resend("wamid.never")
+
+    query = provider.customer_message(url, user=CUSTOMER, text="q", shape="query")
+    provider.resend(query)
+    assert receiver.inbound[-1].path == receiver.inbound[-2].path
+
+
+def test_the_record_keeps_the_apps_answer_or_why_there_was_none(
+    provider: ProviderStandIn, receiver: Receiver
+) -> None:
+    refused = provider.customer_message(inbound_url(receiver, "bad/status/403"), user=CUSTOMER)
+    unreachable = provider.customer_message(free_port_url(), user=CUSTOMER)
+
+    assert (refused.http_status, refused.error) == (403, None)
+    assert unreachable.http_status is None
+    assert unreachable.error is not None and "Connection" in unreachable.error
+    assert provider.customer_messages == [refused, unreachable]
+
+    provider.host_attachment(b"kept", "kept.txt", "text/plain")
+    provider.reset()
+    assert provider.customer_messages == [] and provider.attachment_downloads == []
+    assert provider.resend(refused).redelivery is True  # the app saw the id before the reset
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason_part"),
+    [
+        ({"url": "ftp://x/y"}, "url must be an http"),
+        ({"user": "57300abc"}, "user must be a phone number"),
+        ({"shape": "xml"}, "shape must be one of json, query"),
+        ({"kind": "sticker"}, "kind must be one of"),
+        ({"method": "GET"}, "always a POST"),
+        ({"ts": "1"}, "ts belongs to the query shape"),
+        ({"owner": "support"}, "owner must be a phone number"),
+        ({"date": "yesterday"}, "date must be an ISO 8601 time"),
+        ({"date": datetime(2024, 5, 1)}, "time zone"),
+        ({"message_id": ""}, "message_id must be a non-empty string"),
+        ({"attachments": [{"fileName": "a.jpg"}]}, "attachments[0].url must be"),
+        ({"attachments": [{"url": "https://x/a", "size": 1}]}, "unknown field 'size'"),
+        ({"attachments": {"url": "https://x/a"}}, "attachments must be a list"),
+        ({"shape": "query", "name": "Ana"}, "the query shape carries no name"),
+        ({"shape": "query", "method": "PUT"}, "a GET or a form POST"),
+    ],
+)
+def test_customer_message_checks_its_arguments(
+    provider: ProviderStandIn, arguments: dict[str, Any], reason_part: str
+) -> None:
+    call: dict[str, Any] = {"url": "http://127.0.0.1:9/whatsapp/inbound/t", "user": CUSTOMER}
+    call.update(arguments)
+    url = call.pop("url")
+    with pytest.raises(ValueError) as caught:
+        provider.customer_message(url, **call)
+    assert reason_part in str(caught.value)
+    assert provider.customer_messages == []
+
+
+def test_control_endpoint_sends_a_customer_message(
+    provider: ProviderStandIn, receiver: Receiver, http: requests.Session
+) -> None:
+    url = inbound_url(receiver)
+    photo = base64.b64encode(GOOD_MEDIA).decode()
+    response = control(
+        http,
+        provider,
+        {
+            "url": url,
+            "user": CUSTOMER,
+            "text": "mira",
+            "name": "Ana",
+            "attachments": [{"base64": photo, "fileName": "p.jpg", "caption": "the box"}],
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    answer = response.json()
+    [got] = receiver.inbound
+    [sent] = provider.customer_messages
+    assert answer == {
+        "id": sent.message_id,
+        "shape": "json",
+        "method": "POST",
+        "url": url,
+        "redelivery": False,
+        "sent": got.json,
+        "status": 200,
+        "body": '{"ok": true}',
+        "error": None,
+    }
+    [attachment] = got.json["extraInfo"]["attachments"]
+    assert set(attachment) == {"url", "fileName", "caption"}
+    assert (attachment["fileName"], attachment["caption"]) == ("p.jpg", "the box")
+    assert got.json["extraInfo"]["type"] == "image"
+    fetched = http.get(attachment["url"], timeout=5)
+    assert (fetched.content, fetched.headers["Content-Type"]) == (GOOD_MEDIA, "image/jpeg")
+
+    again = control(http, provider, {"resend": sent.message_id})
+    assert again.status_code == 200 and again.json()["redelivery"] is True
+    assert receiver.inbound[1].body == got.body
+
+    query = control(
+        http, provider, {"url": url, "user": CUSTOMER, "text": "hi", "shape": "query"}
+    ).json()
+    assert query["method"] == "GET" and query["status"] == 200
+    assert set(query["sent"]) == {"mobile", "mo", "ts", "shortcode"}
+    assert provider.requests == []  # the control route is not the provider's API
+
+
+def test_control_endpoint_answers_502_when_the_app_cannot_be_reached(
+    provider: ProviderStandIn, http: requests.Session
+) -> None:
+    response = control(http, provider, {"url": free_port_url(), "user": CUSTOMER})
+    assert response.status_code == 502
+    assert response.json()["status"] is None
+    assert "Connection" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason_part"),
+    [
+        (b"not json", "body must be a JSON object"),
+        (b"[1, 2]", "body must be a JSON object"),
+        ({"user": CUSTOMER}, "url is required"),
+        ({"url": "http://127.0.0.1:9/x"}, "user is required"),
+        ({"url": "http://127.0.0.1:9/x", "user": CUSTOMER, "to": "x"}, "unknown field 'to'"),
+        ({"url": "http://127.0.0.1:9/x", "user": 573001234567}, "user must be a phone number"),
+        ({"url": "http://127.0.0.1:9/x", "user": CUSTOMER, "shape": "xml"}, "shape must be"),
+        ({"url": "http://127.0.0.1:9/x", "user": CUSTOMER, "kind": ["image"]}, "kind must be"),
+        ({"url": "http://127.0.0.1:9/x", "user": CUSTOMER, "text": 5}, "text must be a string"),
+        ({"url": "http://127.0.0.1:9/x", "user": CUSTOMER, "attachments": "a"}, "must be a list"),
+        (
+            {"url": "http://127.0.0.1:9/x", "user": CUSTOMER, "attachments": [{"base64": "@@"}]},
+            "attachments[0].fileName is required with base64",
+        ),
+        (
+            {
+                "url": "http://127.0.0.1:9/x",
+                "user": CUSTOMER,
+                "attachments": [{"base64": "@@", "fileName": "a.jpg"}],
+            },
+            "attachments[0].base64 is not valid base64",
+        ),
+        (
+            {
+                "url": "http://127.0.0.1:9/x",
+                "user": CUSTOMER,
+                "attachments": [{"base64": "", "url": "https://x/a", "fileName": "a.jpg"}],
+            },
+            "url or base64, not both",
+        ),
+        ({"resend": "wamid.never"}, "no customer message with id 'wamid.never' was sent"),
+        ({"resend": "wamid.never", "text": "x"}, "resend takes no other field"),
+    ],
+)
+def test_control_endpoint_refuses_bad_bodies_with_400(
+    provider: ProviderStandIn, http: requests.Session, body: Any, reason_part: str
+) -> None:
+    target = f"{provider.url}{CUSTOMER_MESSAGE_PATH}"
+    if isinstance(body, bytes):
+        response = http.post(target, data=body, timeout=5)
+    else:
+        response = http.post(target, json=body, timeout=5)
+    assert response.status_code == 400
+    assert reason_part in reason(response)
+    assert provider.customer_messages == []
+
+
+def test_control_routes_answer_404_405_and_413(
+    provider: ProviderStandIn, http: requests.Session
+) -> None:
+    target = f"{provider.url}{CUSTOMER_MESSAGE_PATH}"
+    wrong_verb = http.get(target, timeout=5)
+    assert (wrong_verb.status_code, wrong_verb.headers["Allow"]) == (405, "POST")
+    assert reason(http.post(f"{provider.url}/_standin/other", json={}, timeout=5)) == "Not Found"
+    too_big = http.post(target, data=b"x" * (provider.max_body_bytes + 1), timeout=5)
+    assert too_big.status_code == 413
+    assert provider.requests == []

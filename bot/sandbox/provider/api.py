@@ -18,12 +18,8 @@ from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 from bot.sandbox.http import JOIN_GRACE_SECONDS, BodyError, Handler
-from bot.sandbox.provider.callbacks import (
-    DEFAULT_STATUSES,
-    Callbacks,
-    _check_steps,
-    _Plan,
-)
+from bot.sandbox.provider.callbacks import DEFAULT_STATUSES, _check_steps, _Plan
+from bot.sandbox.provider.control import Control
 from bot.sandbox.provider.faults import Faults, _Fault
 from bot.sandbox.provider.records import (
     CallbackAttempt,
@@ -140,8 +136,9 @@ def validation_error(payload: object) -> str | None:
     return problem
 
 
-class ProviderStandIn(Faults, Callbacks):
-    """A loopback HTTP server that behaves like the provider's ``POST /notification``."""
+class ProviderStandIn(Faults, Control):
+    """A loopback HTTP server that behaves like the provider's ``POST /notification``, and
+    sends the app customer messages (``customers``, ``control``)."""
 
     def __init__(
         self,
@@ -185,6 +182,7 @@ class ProviderStandIn(Faults, Callbacks):
         self._callbacks: list[CallbackAttempt] = []
         self._fetches: list[MediaFetch] = []
         self._pending_workers = 0
+        self._init_customers()
 
         self._sockets: set[socket.socket] = set()
         self._workers: set[threading.Thread] = set()
@@ -252,7 +250,8 @@ class ProviderStandIn(Faults, Callbacks):
             self._latency = value
 
     def reset(self) -> None:
-        """Clear recordings, queued faults and next-send overrides (settings are kept)."""
+        """Clear recordings, queued faults and next-send overrides (settings and hosted
+        attachments are kept)."""
         with self._cond:
             self._requests.clear()
             self._sends.clear()
@@ -260,11 +259,14 @@ class ProviderStandIn(Faults, Callbacks):
             self._fetches.clear()
             self._faults.clear()
             self._next_plans.clear()
+            self._reset_customers()
             self._cond.notify_all()
 
     # Internals: a request
 
     def _serve(self, handler: Handler) -> None:
+        if self._serve_own(handler):  # /_standin/ and /_media/: not the provider's API
+            return
         handler = cast(_Handler, handler)
         body = _Body()
         record: RecordedRequest | None = None

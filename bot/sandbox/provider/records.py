@@ -1,4 +1,5 @@
-"""What the stand-in provider records: requests, accepted sends, callbacks, media fetches.
+"""What the stand-in provider records: requests, accepted sends, callbacks, media fetches,
+customer messages sent to the app and the app's downloads of their attachments.
 
 :class:`ProviderState` holds the recordings and the lock that guards them; the faults and
 callbacks parts of the stand-in, and its API, build on it.
@@ -110,6 +111,43 @@ class MediaFetch:
     reason: str | None
 
 
+@dataclass(frozen=True)
+class CustomerMessage:
+    """One customer message the stand-in sent to the app, and what the app answered.
+
+    ``payload`` is the JSON object (shape ``json``) or the parameters (shape ``query``);
+    ``body`` the bytes sent (empty for a GET). ``redelivery`` is true when the stand-in had
+    sent a message with this id before.
+    """
+
+    message_id: str
+    shape: str
+    method: str
+    url: str
+    user: str
+    text: str
+    headers: Mapping[str, str]
+    body: bytes
+    payload: Mapping[str, Any]
+    redelivery: bool
+    http_status: int | None
+    response_body: bytes
+    response_content_type: str | None
+    error: str | None
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class AttachmentDownload:
+    """One request for an attachment the stand-in hosts (``GET /_media/<id>``)."""
+
+    media_id: str
+    method: str
+    headers: Headers
+    http_status: int
+    received_at: float
+
+
 def _reason(text: str) -> dict[str, dict[str, str]]:
     return {"errors": {"reason": text}}
 
@@ -130,7 +168,8 @@ class ProviderState(HttpStandIn):
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received, in arrival order."""
+        """Every request received, in arrival order (but the stand-in's own ``/_standin/``
+        and ``/_media/`` routes: see ``customer_messages`` and ``attachment_downloads``)."""
         with self._cond:
             return list(self._requests)
 
