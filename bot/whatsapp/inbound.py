@@ -99,7 +99,7 @@ def _from_json(raw: bytes) -> CustomerMessage:
     customer, problem = _number(user)
     return CustomerMessage(
         shape="json",
-        dedup_key=f"id:{provider_id}" if provider_id else f"body:{digest}",
+        dedup_key=_id_key(provider_id) if provider_id else f"body:{digest}",
         customer_raw=user[:32],
         customer=customer,
         number_problem=problem,
@@ -132,6 +132,13 @@ def _from_params(params: dict[str, str], raw: bytes, query: str) -> CustomerMess
         kind="text",
         provider_date=ts,
     )
+
+
+def _id_key(provider_id: str) -> str:
+    """`id:<the provider's id>`, or its digest when it is too long to keep as a key."""
+    if len(provider_id) <= 150:
+        return f"id:{provider_id}"
+    return "id#" + hashlib.sha256(provider_id.encode("utf-8")).hexdigest()
 
 
 def _number(raw: str) -> tuple[str | None, str | None]:

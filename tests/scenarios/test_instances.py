@@ -352,3 +352,67 @@ def test_a_thread_whose_updater_dies_is_taken_over_within_seconds(
         assert sum("Status:" in t for t in texts) == 1
     finally:
         store.close()
+
+
+def test_two_messages_at_once_for_a_new_conversation_make_one_thread_across_instances(
+    pair: tuple[Instance, Instance, Shared],
+) -> None:
+    """Each of ten new customers writes twice in the same instant, once to each instance:
+    every customer gets one thread in the inbox channel, holding both messages."""
+    import threading
+
+    import requests
+
+    from bot.core import tokens
+
+    first, second, shared = pair
+    token = tokens.sender_token(SECRETS["WHATSAPP_BOT_SECRET"], "support")
+    customers = [f"57300123{n:04d}" for n in range(10)]
+    barrier = threading.Barrier(len(customers) * 2)
+    answers: list[int] = []
+
+    def write(instance: Instance, customer: str, n: int) -> None:
+        body = {"id": f"wamid.{customer}.{n}", "user": customer, "text": f"msg {n} of {customer}"}
+        barrier.wait()
+        answer = requests.post(f"{instance.url}/whatsapp/inbound/{token}", json=body, timeout=20)
+        answers.append(answer.status_code)
+
+    threads = [
+        threading.Thread(target=write, args=(instance, customer, n))
+        for customer in customers
+        for n, instance in enumerate((first, second))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * len(threads)
+
+    def roots() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for message in shared.slack.channel_messages(CHANNEL):
+            for customer in customers:
+                if f"+{customer}" in text_of(message):
+                    found.setdefault(customer, []).append(message)
+        return found
+
+    def settled() -> dict[str, list[dict[str, Any]]] | None:
+        found = roots()
+        if len(found) < len(customers):
+            return None
+        for customer, messages in found.items():
+            thread = shared.slack.thread(CHANNEL, messages[0]["ts"])
+            if len(thread) < 2:
+                return None
+        return found
+
+    found = shared.slack.wait_for(settled, timeout=30)
+    time.sleep(1.0)  # a second thread would have been posted by now; look again
+    found = roots()
+    for customer in customers:
+        assert len(found[customer]) == 1, (customer, [text_of(m) for m in found[customer]])
+        texts = [text_of(m) for m in shared.slack.thread(CHANNEL, found[customer][0]["ts"])]
+        assert len(texts) == 2
+        assert {f"msg {n} of {customer}" for n in (0, 1)} <= {
+            line.lstrip(">") for text in texts for line in text.splitlines()
+        }
