@@ -9,7 +9,7 @@ import pytest
 from bot.media.download import download_url
 from bot.media.refusals import MediaUrlRefused
 from bot.sandbox.images import jpeg
-from tests.media.test_remote import Reply, Server, answer, serve, serve_file  # noqa: F401
+from tests.media.test_remote import Reply, Server, answer, serve_file
 
 
 def refused(url: str, **options: object) -> MediaUrlRefused:

@@ -400,7 +400,7 @@ def test_two_messages_at_once_for_a_new_conversation_make_one_thread_across_inst
         found = roots()
         if len(found) < len(customers):
             return None
-        for customer, messages in found.items():
+        for messages in found.values():
             thread = shared.slack.thread(CHANNEL, messages[0]["ts"])
             if len(thread) < 2:
                 return None
