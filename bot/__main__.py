@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 import sqlalchemy as sa
 
 from bot.core import config as config_module
+from bot.core import tokens
 from bot.core.config import Config, ConfigError
 from bot.core.logs import LOG_FORMATS, LogFormat, use_format
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
@@ -171,6 +172,25 @@ def _migrate(database_url: str) -> str:
         store.close()
 
 
+def cmd_inbound_url(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    config = _load(args, env)
+    aliases = list(config.senders)
+    if args.sender is not None:
+        if args.sender not in config.senders:
+            known = ", ".join(aliases)
+            raise CommandLineError(
+                f"There is no sender called `{args.sender}` in {_config_path(args, env)}. "
+                f"Senders: {known}. Give one of them with --sender, or leave --sender out to "
+                "print every sender's URL.",
+                EXIT_USAGE,
+            )
+        aliases = [args.sender]
+    for alias in aliases:
+        token = tokens.sender_token(config.media.link_secret, alias)
+        print(f"{alias} {config.inbound_url(token)}", file=out)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
     from bot.server import graceful_timeout, metrics_directory, serve, use_log_format
@@ -260,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="check the file only, without asking Slack"
     )
     add("migrate", cmd_migrate, "create or upgrade the database's tables, keeping every row")
+
+    inbound = add(
+        "inbound-url",
+        cmd_inbound_url,
+        "print each sender's URL for customer messages (`ALIAS URL`, one a line), to give the "
+        "provider",
+    )
+    inbound.add_argument(
+        "--sender", metavar="ALIAS", help="only this sender's URL (a sender alias from config)"
+    )
 
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")

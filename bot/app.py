@@ -121,6 +121,7 @@ def build_services(
     renderer.on_change = lambda send: home.refresh(send.user_id)
     groups = GroupSends(sending=sending, renderer=renderer)
     conversations = Conversations(config=config, store=store, renderer=renderer, metrics=metrics)
+    conversations.on_conversation_change = home.conversation_changed
     deliveries = Deliveries(sending=sending, groups=groups, renderer=renderer)
     deliveries.on_sent = lambda send: conversations.answered(send.sender_alias, send.recipient)
     return Services(

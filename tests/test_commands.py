@@ -6,6 +6,7 @@ from bot.core.slacktext import decode
 from bot.slack.commands import (
     CommandError,
     HelpRequest,
+    OptOutsRequest,
     SendRequest,
     StatusRequest,
     kind_from_url,
@@ -72,6 +73,22 @@ def test_status() -> None:
     assert parse("status 077da1d0-e089") == StatusRequest("077da1d0-e089")
 
 
+@pytest.mark.parametrize("text", ["optouts", "OPTOUTS", " opt-outs ", "optout"])
+def test_optouts(text: str) -> None:
+    assert parse(text) == OptOutsRequest()
+
+
+def test_optouts_of_one_sender() -> None:
+    assert parse("optouts from:sales") == OptOutsRequest(sender_alias="sales")
+    assert parse("from:sales optouts") == OptOutsRequest(sender_alias="sales")
+
+
+def test_an_unknown_first_word_names_optouts_among_the_commands() -> None:
+    with pytest.raises(CommandError) as info:
+        parse("unsubscribed")
+    assert "status, optouts or help" in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("text", "words", "example_word"),
     [
@@ -86,6 +103,7 @@ def test_status() -> None:
         ("text +573001234567", "message is missing", "text"),
         ("text", "Say who to send the text to", "text"),
         ("status", "one transactionId", "status"),
+        ("optouts +573001234567", "takes nothing after it", "optouts"),
         ("image +573001234567 https://x/a.png from:", "must be followed", "from:"),
         ("from:a from:b image 1 https://x/a.png", "one sender only", "from:"),
     ],

@@ -43,6 +43,7 @@ def test_manifest_declares_what_the_bot_uses_and_nothing_more() -> None:
         "chat:write",
         "commands",
         "files:read",
+        "files:write",
         "groups:history",
         "users:read",
     ]

@@ -3,6 +3,8 @@ that says a reply is waiting, an attachment that could not be shown, opt-outs.""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.blocks.text import (
@@ -120,3 +122,72 @@ def blacklisted_line(customer: str, sender: Sender) -> str:
         f":no_entry: {esc(customer)} is now on {esc(sender.label)}'s do-not-send list: the "
         "provider reports the number as blacklisted."
     )
+
+
+_WORKSPACE_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?")
+_CHANNEL_ID = re.compile(r"[A-Z0-9]{2,32}")
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
+
+
+def thread_url(
+    workspace_url: str | None, channel_id: str | None, thread_ts: str | None
+) -> str | None:
+    """The permalink of a thread's root message, as Slack makes them
+    (`https://acme.slack.com/archives/C0123/p1733300000123456`), from the workspace's URL
+    (`auth.test`'s `url`); None unless every part looks like Slack's, so it is safe in a link."""
+    if not (workspace_url and channel_id and thread_ts):
+        return None
+    if not (
+        _WORKSPACE_URL.fullmatch(workspace_url)
+        and _CHANNEL_ID.fullmatch(channel_id)
+        and _TS.fullmatch(thread_ts)
+    ):
+        return None
+    return f"{workspace_url.rstrip('/')}/archives/{channel_id}/p{thread_ts.replace('.', '')}"
+
+
+MAX_OPT_OUTS_SHOWN = 200
+
+
+def _names(senders: Sequence[Sender]) -> str:
+    labels = [f"*{esc(s.label)}* (+{s.number})" for s in senders]
+    if len(labels) <= 1:
+        return "".join(labels) or "any sender"
+    return ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+def opt_out_list(
+    senders: Sequence[Sender], entries: Sequence[tuple[ConversationRecord, Sender]]
+) -> SlackMessage:
+    """`/whatsapp optouts`: the do-not-send lists of the senders allowed in the channel, newest
+    first, each number with its name, sender, when and why."""
+    names = _names(senders)
+    if not entries:
+        text = f":white_check_mark: Nobody has opted out of messages from {names}."
+        return SlackMessage(text=text, blocks=[section(text)])
+    count = "1 number" if len(entries) == 1 else f"{len(entries)} numbers"
+    headline = f":no_entry: *Do-not-send list* of {names}: {count}, newest first"
+    lines = []
+    for conversation, sender in entries[:MAX_OPT_OUTS_SHOWN]:
+        when = conversation.opted_out_at
+        parts = [
+            customer_line(conversation.customer, conversation.customer_name),
+            f"from {esc(sender.label)}",
+            slack_date(when) if when else "earlier",
+            esc(conversation.opted_out_why or "opted out"),
+        ]
+        lines.append("• " + " · ".join(parts))
+    blocks: list[Block] = [section(headline)]
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    blocks.append(section("\n".join(chunk)))
+    notes = []
+    if len(entries) > MAX_OPT_OUTS_SHOWN:
+        notes.append(f"…and {len(entries) - MAX_OPT_OUTS_SHOWN} more, older.")
+    notes.append("A number comes off the list when the customer writes an opt-in word.")
+    blocks.append(context(" ".join(notes)))
+    return SlackMessage(text=f"Do-not-send list: {count}", blocks=blocks)

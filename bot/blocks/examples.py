@@ -18,3 +18,4 @@ EXAMPLES = {
     MessageKind.TEXT: f"{COMMAND} text {EXAMPLE_NUMBER} Your parcel is on its way",
 }
 STATUS_EXAMPLE = f"{COMMAND} status 077da1d0-e089-487e-aed0-59534ba2d9f5"
+OPTOUTS_EXAMPLE = f"{COMMAND} optouts"

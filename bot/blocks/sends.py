@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.blocks.examples import EXAMPLES, STATUS_EXAMPLE
+from bot.blocks.examples import EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.blocks.text import (
     SlackMessage,
     button,
@@ -119,6 +119,8 @@ def help_message() -> SlackMessage:
         f"• PDF: `{EXAMPLES[MessageKind.DOCUMENT]}`",
         f"• Text: `{EXAMPLES[MessageKind.TEXT]}`",
         f"• A send's record and status timeline: `{STATUS_EXAMPLE}`",
+        f"• Who opted out: `{OPTOUTS_EXAMPLE}` lists the do-not-send list of each sender "
+        "allowed in this channel",
         "The recipient is a number with its country code or a contact name. The type may be "
         "left out when the URL ends in .jpg, .png, .mp4, .mp3, .pdf…. Add `from:&lt;sender&gt;` to "
         "send from another of the company's numbers. Nothing is sent until you click *Send*.",

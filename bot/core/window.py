@@ -51,3 +51,8 @@ def _duration(left: timedelta) -> str:
     if minutes >= 60:
         return f"{minutes // 60} h"
     return f"{max(1, minutes)} min"
+
+
+def time_left(window: Window) -> str:
+    """What the App Home says of a conversation's window: `3 h left`, or `window closed`."""
+    return f"{_duration(window.left)} left" if window.open else "window closed"

@@ -4,8 +4,9 @@
     /whatsapp [image|video|audio|document] <recipient> <url> [caption or file name]
     /whatsapp text <recipient> <message...>
     /whatsapp status <transactionId>
+    /whatsapp optouts [from:<alias>]
 
-`from:<alias>` may stand anywhere to choose a sender.
+`from:<alias>` may stand anywhere to choose a sender (for `optouts`, whose list to show).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from bot.blocks.examples import COMMAND, EXAMPLE_URL, EXAMPLES, STATUS_EXAMPLE
+from bot.blocks.examples import COMMAND, EXAMPLE_URL, EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.core import slacktext
 from bot.core.phones import EXAMPLE_NUMBER, looks_like_number
 from bot.whatsapp.payloads import MessageKind
@@ -58,6 +59,13 @@ class StatusRequest:
 
 
 @dataclass(frozen=True)
+class OptOutsRequest:
+    """The do-not-send lists of the senders allowed in the channel, or of the one named."""
+
+    sender_alias: str | None = None
+
+
+@dataclass(frozen=True)
 class SendRequest:
     """A send as typed; the recipient and sender are still names to resolve against config.
 
@@ -83,7 +91,7 @@ class CommandError(ValueError):
         super().__init__(message)
 
 
-Parsed = HelpRequest | StatusRequest | SendRequest
+Parsed = HelpRequest | StatusRequest | OptOutsRequest | SendRequest
 
 
 def unwrap_slack_links(text: str) -> str:
@@ -122,6 +130,8 @@ def parse(text: str, *, decode: Decode = slacktext.decode) -> Parsed:
     first = plain[0].lower()
     if first == "status":
         return _parse_status(plain[1:])
+    if first in _OPTOUTS:
+        return _parse_optouts(plain[1:], sender_alias)
     if first == "text":
         return _parse_text(text, words, sender_alias, decode)
     if first in MessageKind.__members__.values() or first in ("doc", "pdf"):
@@ -136,7 +146,7 @@ def parse(text: str, *, decode: Decode = slacktext.decode) -> Parsed:
         return _parse_media(None, words, sender_alias, decode, guessed=True)
     raise CommandError(
         f"`{plain[0]}` is not something I can send. Start with image, video, audio, document, "
-        "text, status or help.",
+        "text, status, optouts or help.",
         EXAMPLES[MessageKind.IMAGE],
     )
 
@@ -180,6 +190,19 @@ def _parse_status(args: list[str]) -> StatusRequest:
     if len(args) != 1:
         raise CommandError("Give one transactionId after `status`.", STATUS_EXAMPLE)
     return StatusRequest(transaction_id=args[0])
+
+
+_OPTOUTS = ("optouts", "optout", "opt-outs", "opt-out")
+
+
+def _parse_optouts(args: list[str], sender_alias: str | None) -> OptOutsRequest:
+    if args:
+        raise CommandError(
+            f"`optouts` takes nothing after it but an optional `from:<sender>`; remove "
+            f"`{' '.join(args)}`.",
+            OPTOUTS_EXAMPLE,
+        )
+    return OptOutsRequest(sender_alias=sender_alias)
 
 
 def _parse_text(

@@ -16,6 +16,7 @@ BOT_SCOPES = [
     "chat:write",  # the record, its thread replies and edits
     "commands",  # /whatsapp and the message shortcut
     "files:read",  # downloading a shared file to check it and hand it to the provider
+    "files:write",  # uploading a customer's attachments into their conversation's thread
     "groups:history",  # the file_share messages of private channels
     "users:read",  # the names of people mentioned in a caption or message, for the customer
 ]
@@ -58,7 +59,7 @@ def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
                     "url": events_url,
                     "description": "Send WhatsApp media or text to a customer",
                     "usage_hint": (
-                        "[image|video|audio|document|text|status|help] <to> <url> [caption]"
+                        "[image|video|audio|document|text|status|optouts|help] <to> <url> [caption]"
                     ),
                     "should_escape": False,
                 }

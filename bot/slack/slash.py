@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import blocks
-from bot.blocks.examples import EXAMPLES, STATUS_EXAMPLE
+from bot.blocks.conversations import opt_out_list
+from bot.blocks.examples import EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.core import access
 from bot.media import remote
 from bot.media.checks import MediaKind
@@ -41,7 +42,23 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
         return blocks.problem(str(exc))
     if isinstance(parsed, commands.StatusRequest):
         return status(service, parsed.transaction_id, channel_id=channel_id, user_id=user_id)
+    if isinstance(parsed, commands.OptOutsRequest):
+        return opt_outs(services, parsed, channel_id)
     return draft(services, parsed, command)
+
+
+def opt_outs(
+    services: Services, request: commands.OptOutsRequest, channel_id: str | None
+) -> blocks.SlackMessage:
+    """The do-not-send lists of the senders allowed in the channel, or of the one named."""
+    try:
+        if request.sender_alias is None:
+            senders = services.conversations.senders_in(channel_id)
+        else:
+            senders = [services.sending.resolve_sender(request.sender_alias, channel_id)]
+    except SendRefused as exc:
+        return blocks.problem(str(exc), OPTOUTS_EXAMPLE)
+    return opt_out_list(senders, services.conversations.opt_outs(senders))
 
 
 def status(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from bot.core.records import (
     utcnow,
 )
 from bot.store.database import Database
-from bot.store.schema import conversations, inbound_messages, sends
+from bot.store.schema import conversations, home_views, inbound_messages, sends
 from bot.store.statements import SEND_CHANGED, insert_ignoring_conflict
 
 CONVERSATION_CHANGED = {"version": conversations.c.version + 1, "dirty": True}
@@ -273,25 +273,54 @@ class ConversationStore(Database):
             ).rowcount
         return bool(changed)
 
-    def waiting_conversations(self, *, limit: int = 20) -> list[ConversationRecord]:
-        """Conversations whose customer waits for a reply, newest first."""
+    def waiting_conversations(
+        self, *, limit: int = 20, places: Mapping[str, Iterable[str]] | None = None
+    ) -> list[ConversationRecord]:
+        """Conversations whose customer waits for a reply, newest first: shown in a thread,
+        answerable and not opted out. With `places` (channel → senders), only those in one of
+        the channels with one of its senders."""
         c = conversations.c
+        where: list[sa.ColumnElement[bool]] = [
+            c.waiting_since.is_not(None),
+            c.channel_id.is_not(None),
+            c.answerable.is_(True),
+            c.opted_out_at.is_(None),
+        ]
+        if places is not None:
+            where.append(
+                sa.or_(
+                    sa.false(),
+                    *(
+                        sa.and_(c.channel_id == channel, c.sender_alias.in_(list(aliases)))
+                        for channel, aliases in places.items()
+                    ),
+                )
+            )
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(conversations)
-                .where(c.waiting_since.is_not(None), c.channel_id.is_not(None))
-                .order_by(c.last_customer_at.desc())
+                .where(*where)
+                .order_by(c.last_customer_at.desc(), c.id)
                 .limit(limit)
             ).mappings()
             return [ConversationRecord.from_row(row) for row in rows]
 
+    def home_watchers(self, since: datetime) -> list[str]:
+        """The people who opened their Home tab since then (whose lists of conversations
+        waiting for a reply are kept fresh)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(home_views.c.user_id).where(home_views.c.opened_at >= since)
+            )
+            return [str(row[0]) for row in rows]
+
     def opted_out(self, sender_aliases: Iterable[str]) -> list[ConversationRecord]:
-        """The do-not-send lists of these senders, newest first."""
+        """The do-not-send lists of these senders, newest first (then by number)."""
         c = conversations.c
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(conversations)
                 .where(c.sender_alias.in_(list(sender_aliases)), c.opted_out_at.is_not(None))
-                .order_by(c.opted_out_at.desc())
+                .order_by(c.opted_out_at.desc(), c.customer)
             ).mappings()
             return [ConversationRecord.from_row(row) for row in rows]

@@ -60,6 +60,8 @@ class Conversations:
         self.metrics = metrics or Metrics()
         self._download = download or self._fetch
         renderer.conversation_pass = self.show
+        # Told of every conversation after its pass (the Home tab's waiting list listens).
+        self.on_conversation_change: Callable[[ConversationRecord], None] | None = None
 
     # what confirmations ask
 
@@ -85,6 +87,17 @@ class Conversations:
         if conversation_id is not None:
             self.renderer.schedule_conversation(conversation_id)
 
+    def senders_in(self, channel_id: str | None) -> list[Sender]:
+        """The senders allowed in a channel (every sender where no channel is configured)."""
+        policy = self.config.channels.get(channel_id or "")
+        aliases = policy.allowed_senders if policy is not None else tuple(self.config.senders)
+        return [self.config.senders[a] for a in aliases if a in self.config.senders]
+
+    def opt_outs(self, senders: Iterable[Sender]) -> list[tuple[ConversationRecord, Sender]]:
+        """The do-not-send lists of these senders, newest first, each entry with its sender."""
+        by_alias = {sender.alias: sender for sender in senders}
+        return [(c, by_alias[c.sender_alias]) for c in self.store.opted_out(by_alias)]
+
     def blacklisted(self, sender_alias: str, customer: str) -> bool:
         """The provider said BLACKLISTED: the number goes on the sender's do-not-send list."""
         return self.store.opt_out(
@@ -100,6 +113,11 @@ class Conversations:
             conversation, posted = self._show_message(conversation, message, sender)
             wrote |= posted
         wrote |= self._show_root(conversation, sender, now_showing)
+        if self.on_conversation_change is not None:
+            try:
+                self.on_conversation_change(conversation)
+            except Exception:  # the thread is shown; a Home tab is refreshed at its next change
+                logger.exception("Failed to refresh the Home tabs listing a conversation")
         return wrote
 
     def _sender(self, alias: str) -> Sender:

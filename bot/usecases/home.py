@@ -1,4 +1,10 @@
-"""The App Home tab: each person's recent sends and where they may send, kept fresh."""
+"""The App Home tab: where each person may send, the conversations waiting for a reply in
+those channels, and the person's recent sends; kept fresh for those who look at it.
+
+A Home tab is republished when one of its person's sends changes, and when a conversation it
+may list starts or stops waiting for a reply (or moves to another thread). The times it shows
+(when the customer wrote, the time left in WhatsApp's window) are as of that publish.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,23 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot import blocks
+from bot.blocks.conversations import thread_url
+from bot.blocks.home_tab import WaitingReply
+from bot.core import access
 from bot.core.config import Config, Sender
+from bot.core.errors import SendRefused
+from bot.core.records import ConversationRecord
+from bot.core.window import Window
 from bot.store import Store, utcnow
 from bot.usecases.sending import SendService
 
 logger = logging.getLogger(__name__)
 
 RECENT = 95
+WAITING = 20
 WATCHED_FOR = timedelta(hours=24)
 WATCHING_CHECK_SECONDS = 5.0
+WORKSPACE_RETRY_SECONDS = 60.0
 
 
 class HomeTabs:
@@ -44,22 +58,83 @@ class HomeTabs:
         self._pending: set[str] = set()
         self._last: dict[str, float] = {}
         self._watching: dict[str, tuple[float, bool]] = {}  # user → (until when known, answer)
+        # What this process last saw of each conversation a Home tab may list (see
+        # `conversation_changed`).
+        self._listed: dict[str, tuple[bool, str | None, str | None]] = {}
+        self._workspace_url: str | None = None
+        self._workspace_asked = float("-inf")
 
     def view(self, user_id: str) -> dict[str, Any]:
         recent, total = self.store.recent_sends(user_id, limit=RECENT)
         allowed = self.config.access.allowed_users
+        may_send = not allowed or user_id in allowed
         channels = [
             (policy.channel_id, self._senders(policy.allowed_senders), policy.file_shares)
             for policy in self.config.channels.values()
         ]
         anywhere = None if self.config.channels else self._senders(tuple(self.config.senders))
+        waiting = self._waiting(user_id) if may_send else None
         return blocks.home(
             channels=channels,
             anywhere=anywhere,
-            may_send=not allowed or user_id in allowed,
+            may_send=may_send,
             sends=[(send, self.sending.sender_of(send).label) for send in recent],
             total=total,
+            waiting=waiting[:WAITING] if waiting is not None else None,
+            more_waiting=waiting is not None and len(waiting) > WAITING,
         )
+
+    def _waiting(self, user_id: str) -> list[WaitingReply]:
+        """The conversations waiting for a reply that the person may answer (in a channel
+        where they may send, with a sender allowed there), newest first; one more than shown,
+        to tell whether there are more."""
+        places = None
+        if self.config.channels:
+            places = {cid: p.allowed_senders for cid, p in self.config.channels.items()}
+        found = self.store.waiting_conversations(limit=WAITING + 1, places=places)
+        mine = [c for c in found if self.may_answer(user_id, c)]
+        if not mine:
+            return []
+        workspace = self._workspace()
+        hours = self.config.conversations.window_hours
+        now = utcnow()
+        return [
+            WaitingReply(
+                conversation=c,
+                sender=self.config.senders[c.sender_alias],
+                window=Window(c.last_customer_at, hours, now),
+                link=thread_url(workspace, c.channel_id, c.thread_ts),
+            )
+            for c in mine
+        ]
+
+    def may_answer(self, user_id: str, conversation: ConversationRecord) -> bool:
+        """Whether the person may send in the conversation's channel with its sender (what
+        its `Reply` button asks too)."""
+        try:
+            access.check(self.config, channel_id=conversation.channel_id, user_id=user_id)
+            self.sending.resolve_sender(conversation.sender_alias, conversation.channel_id)
+        except SendRefused:
+            return False
+        return True
+
+    def _workspace(self) -> str | None:
+        """The workspace's URL (`auth.test`), for links to threads: asked once, again a minute
+        after a failure."""
+        with self._lock:
+            if self._workspace_url is not None:
+                return self._workspace_url
+            if time.monotonic() - self._workspace_asked < WORKSPACE_RETRY_SECONDS:
+                return None
+            self._workspace_asked = time.monotonic()
+        try:
+            url = self.client.auth_test().get("url")
+        except (SlackClientError, OSError, ValueError):
+            logger.warning("Could not learn the workspace's URL; the Home tab links channels")
+            return None
+        with self._lock:
+            self._workspace_url = str(url) if url else None
+        return self._workspace_url
 
     def _senders(self, aliases: tuple[str, ...]) -> list[Sender]:
         return [self.config.senders[a] for a in aliases if a in self.config.senders]
@@ -95,11 +170,35 @@ class HomeTabs:
         except SlackClientError:
             logger.exception("Failed to publish the Home tab of %s", user_id)
 
+    def conversation_changed(self, conversation: ConversationRecord) -> None:
+        """A conversation's pass ran: when what the Home tabs list of it changed (it started
+        or stopped waiting for a reply, moved to another thread, or this process had not seen
+        it yet), refresh the tabs of those who look at theirs and may answer it."""
+        if conversation.channel_id is None:
+            return
+        listed = (
+            conversation.waiting_since is not None and not conversation.opted_out,
+            conversation.channel_id,
+            conversation.thread_ts,
+        )
+        with self._lock:
+            if self._listed.get(conversation.id) == listed:
+                return
+            if len(self._listed) > 10_000:
+                self._listed.clear()
+            self._listed[conversation.id] = listed
+        for user_id in self.store.home_watchers(utcnow() - WATCHED_FOR):
+            if self.may_answer(user_id, conversation):
+                self._schedule(user_id)
+
     def refresh(self, user_id: str | None) -> None:
         """Publish soon, coalescing a burst of changes into one publish a second, if the
         person looks at their Home tab."""
         if not user_id or not self.watching(user_id):
             return
+        self._schedule(user_id)
+
+    def _schedule(self, user_id: str) -> None:
         with self._lock:
             if user_id in self._pending:
                 return
