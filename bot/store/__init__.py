@@ -23,12 +23,12 @@ from bot.core.records import (
     StatusRow,
     utcnow,
 )
-from bot.store import schema as _schema
 from bot.store.database import create_engine
 from bot.store.migrate import Migration, SchemaError, SchemaStatus
 from bot.store.schema import (
     batches,
     callbacks,
+    conversations,
     flags,
     home_views,
     inbound_messages,
@@ -39,9 +39,6 @@ from bot.store.schema import (
     statuses,
 )
 from bot.store.store import Store
-
-# The table, not the submodule of the same name that importing `store` binds here.
-conversations = _schema.conversations
 
 __all__ = [
     "BatchRecord",

@@ -30,7 +30,7 @@ from bot.core.records import (
     aware,
     utcnow,
 )
-from bot.store.conversations import ConversationStore
+from bot.store.conversation_rows import ConversationStore
 from bot.store.schema import (
     batches,
     callbacks,
