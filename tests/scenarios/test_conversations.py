@@ -188,3 +188,16 @@ def test_opt_out_and_back_in(bot: Harness) -> None:
     )
     stored = bot.store.find_conversation("support", CUSTOMER)
     assert stored is not None and not stored.opted_out
+
+
+def test_metrics_count_customer_messages_once_and_their_lag(bot: Harness) -> None:
+    for _ in range(2):  # the second is a redelivery
+        assert customer_json(bot, "wamid.M", "counted once").status_code == 200
+    bot.slack.wait_for(lambda: inbox_roots(bot) or None, timeout=10)
+
+    def scraped() -> str | None:
+        text = requests.get(f"{bot.url}/metrics", timeout=10).text
+        return text if "whatsapp_inbound_lag_seconds_count 1.0" in text else None
+
+    text = bot.slack.wait_for(scraped, timeout=10)
+    assert "whatsapp_inbound_messages_total 1.0" in text
