@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -199,6 +200,66 @@ class StandInsProcess:
 
     def slack_call_count(self) -> int:
         return len(self.slack.calls)
+
+    def host_attachment(self, data: bytes, file_name: str, content_type: str) -> str:
+        """Bytes the provider serves at a `/_media/<id>` URL, as a customer's attachment."""
+        return str(self.provider.host_attachment(data, file_name, content_type))
+
+    def attachment_downloads(self) -> int:
+        """Requests for the provider's hosted attachments so far."""
+        return len(self.provider.attachment_downloads)
+
+    def shown_count(self) -> tuple[int, int]:
+        """(chat.postMessage calls answered ok, uploads completed) so far; cheap to poll."""
+        posts = sum(1 for call in self.slack.calls_to("chat.postMessage") if call.ok)
+        return posts, len(self.slack.uploads)
+
+    def bot_messages(self, channel: str) -> list[dict[str, Any]]:
+        """Every bot message of `channel`, top-level ones and thread replies: ts, thread root,
+        whether it is top-level, text (fallback text and blocks as JSON), the names of its
+        files, and the time (epoch s) the stand-in received the chat.postMessage that posted
+        it (None for a file share or a message posted otherwise)."""
+        received = {
+            str(call.response.get("ts")): call.time
+            for call in self.slack.calls_to("chat.postMessage")
+            if call.ok
+        }
+        found = []
+        for top in self.slack.channel_messages(channel):
+            if top.get("thread_ts") not in (None, top["ts"]):
+                continue  # a reply also sent to the channel: listed with its thread
+            for index, message in enumerate(self.slack.thread(channel, str(top["ts"])) or [top]):
+                if not message.get("bot_id"):
+                    continue
+                ts = str(message["ts"])
+                found.append(
+                    {
+                        "ts": ts,
+                        "root": str(top["ts"]),
+                        "top": index == 0,
+                        "text": str(message.get("text", ""))
+                        + "\n"
+                        + json.dumps(message.get("blocks")),
+                        "files": [str(f.get("name", "")) for f in message.get("files") or []],
+                        "time": received.get(ts),
+                    }
+                )
+        return found
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Completed uploads: file name, channel, thread, share message's ts, the time (epoch s)
+        the stand-in completed it, and its bytes' SHA-256."""
+        return [
+            {
+                "name": u.name,
+                "channel": u.channel,
+                "thread_ts": u.thread_ts,
+                "ts": u.ts,
+                "time": u.time,
+                "sha256": hashlib.sha256(u.content).hexdigest(),
+            }
+            for u in self.slack.uploads
+        ]
 
     def stop(self) -> None:
         self.provider.stop()
@@ -756,11 +817,34 @@ def _bare_json() -> Callable[..., Iterable[bytes]]:
     return app
 
 
+def _bare_inbound() -> Callable[..., Iterable[bytes]]:
+    """A route that only reads a customer message and parses it (the JSON body, or the query
+    and form parameters), as bot/web.py reads inbound messages, and answers an empty 200."""
+    from bot.core.config.model import ConversationsConfig
+    from bot.web import read_body
+
+    limit = ConversationsConfig().max_inbound_bytes
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raw = read_body(environ, limit)
+        if raw.lstrip().startswith(b"{"):
+            json.loads(raw)
+        else:
+            urllib.parse.parse_qsl(str(environ.get("QUERY_STRING") or ""))
+            urllib.parse.parse_qsl(raw.decode("utf-8"))
+        start_response(
+            "200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "0")]
+        )
+        return [b""]
+
+    return app
+
+
 def _serve_bare(argv: Sequence[str]) -> None:
     from bot.server import serve
 
     parser = argparse.ArgumentParser(prog="_common.py serve-bare")
-    parser.add_argument("kind", choices=["bolt", "bolt-sync", "json"])
+    parser.add_argument("kind", choices=["bolt", "bolt-sync", "json", "inbound"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
@@ -770,6 +854,8 @@ def _serve_bare(argv: Sequence[str]) -> None:
     def factory() -> Any:
         if args.kind == "json":
             return _bare_json()
+        if args.kind == "inbound":
+            return _bare_inbound()
         return _bare_bolt(args.slack_api, sync=args.kind == "bolt-sync")
 
     serve(
