@@ -6,8 +6,11 @@ import argparse
 import importlib.metadata
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 import sqlalchemy as sa
@@ -162,12 +165,7 @@ def _migrate(database_url: str) -> str:
     except SchemaError as exc:
         raise CommandLineError(str(exc)) from None
     except sa.exc.DBAPIError as exc:
-        where = sa.engine.make_url(database_url).render_as_string(hide_password=True)
-        reason = " ".join(str(exc.orig).split())
-        raise CommandLineError(
-            f"Could not reach the database at {where} ({reason}). Check database_url, and "
-            "that the database is up."
-        ) from None
+        raise _unreachable(database_url, exc) from None
     finally:
         store.close()
 
@@ -189,6 +187,77 @@ def cmd_inbound_url(args: argparse.Namespace, env: Mapping[str, str], out: TextI
         token = tokens.sender_token(config.media.link_secret, alias)
         print(f"{alias} {config.inbound_url(token)}", file=out)
     return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from bot.usecases import export
+
+    try:
+        period = export.Period.parse(args.since, args.until)
+    except export.ExportError as exc:
+        raise CommandLineError(str(exc), EXIT_USAGE) from None
+    config = _load(args, env)
+    numbers = {alias: sender.number for alias, sender in config.senders.items()}
+    store = _existing_store(config.database_url)
+    try:
+        with _stopped_by_sigterm(), export.destination(args.output, out) as stream:
+            counts = export.export(
+                store, stream, period=period, format=args.format, sender_numbers=numbers
+            )
+    except export.ExportError as exc:
+        raise CommandLineError(str(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split())
+        lost = f"{args.output} was not written" if args.output else "the output is incomplete"
+        raise CommandLineError(f"Reading the database failed ({reason}): {lost}.") from None
+    finally:
+        store.close()
+    if args.output is not None:
+        print(f"Wrote {counts.describe()} to {args.output}.", file=out)
+    return EXIT_OK
+
+
+def _existing_store(database_url: str) -> Store:
+    """The database, which must exist and be at this version's schema (nothing is created)."""
+    url = sa.engine.make_url(database_url)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not file.startswith("file:") and not os.path.isfile(file):
+        raise CommandLineError(f"There is no database at {file}: check database_url.")
+    store = Store.from_url(database_url, pool_size=1)
+    try:
+        schema = store.schema_status()
+    except sa.exc.DBAPIError as exc:
+        store.close()
+        raise _unreachable(database_url, exc) from None
+    if not schema.current:
+        store.close()
+        raise CommandLineError(f"The database's schema is {schema.describe()}.")
+    return store
+
+
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM ends the command as Ctrl-C does (exit 143), so a partial file is removed."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _unreachable(database_url: str, exc: sa.exc.DBAPIError) -> CommandLineError:
+    where = sa.engine.make_url(database_url).render_as_string(hide_password=True)
+    reason = " ".join(str(exc.orig).split())
+    return CommandLineError(
+        f"Could not reach the database at {where} ({reason}). Check database_url, and "
+        "that the database is up."
+    )
 
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -289,6 +358,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inbound.add_argument(
         "--sender", metavar="ALIAS", help="only this sender's URL (a sender alias from config)"
+    )
+
+    exporting = add(
+        "export",
+        cmd_export,
+        "write every send (with its statuses) and every customer message, oldest first, as "
+        "CSV or JSON Lines, for an audit",
+    )
+    exporting.add_argument(
+        "--since", metavar="DATE", help="from this date or ISO timestamp, included (UTC)"
+    )
+    exporting.add_argument(
+        "--until", metavar="DATE", help="up to this date or ISO timestamp, not included (UTC)"
+    )
+    exporting.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="(csv)")
+    exporting.add_argument(
+        "--output", metavar="PATH", help="file to write, replaced once complete (stdout)"
     )
 
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")
