@@ -28,7 +28,6 @@ from bot.store.migrate import Migration, SchemaError, SchemaStatus
 from bot.store.schema import (
     batches,
     callbacks,
-    conversations,
     flags,
     home_views,
     inbound_messages,
@@ -38,7 +37,12 @@ from bot.store.schema import (
     slack_events,
     statuses,
 )
+from bot.store.schema import conversations as conversations_table
 from bot.store.store import Store
+
+# `bot.store.conversations` is the table, as every other table's name here is; the module of
+# that name (the store's operations on conversations, loaded by `store` above) would hide it.
+conversations = conversations_table
 
 __all__ = [
     "BatchRecord",
