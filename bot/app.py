@@ -27,6 +27,7 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
+from bot.usecases.replies import Replies
 from bot.usecases.sending import SendService
 from bot.usecases.services import Services
 from bot.usecases.slack_health import SlackTokenHealth
@@ -146,6 +147,13 @@ def build_services(
         metrics=metrics,
         conversations=conversations,
         inbound=InboundIntake(config=config, store=store, renderer=renderer, metrics=metrics),
+        replies=Replies(
+            config=config,
+            store=store,
+            sending=sending,
+            conversations=conversations,
+            deliveries=deliveries,
+        ),
     )
 
 

@@ -88,6 +88,10 @@ class Store(ConversationStore):
         except sa.exc.IntegrityError:
             return None
 
+    def send_with_origin(self, origin: str) -> SendRecord | None:
+        with self._read() as conn:
+            return self._find(conn, sends.c.origin == origin)
+
     def update_draft(self, send_id: str, **changes: Any) -> SendRecord | None:
         """Change a send that is still a draft (its recipient or sender); None otherwise."""
         with self._tx() as conn:

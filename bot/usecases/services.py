@@ -24,6 +24,7 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
+from bot.usecases.replies import Replies
 from bot.usecases.sending import HANDED_BACK, SendService
 from bot.usecases.slack_health import SlackTokenHealth
 from bot.usecases.usernames import UserNames
@@ -54,6 +55,7 @@ class Services:
     metrics: Metrics
     conversations: Conversations
     inbound: InboundIntake
+    replies: Replies
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )
