@@ -115,13 +115,19 @@ def build_services(
     )
     intake = StatusIntake(config=config, store=store, renderer=renderer, metrics=metrics)
     names = UserNames(client=client)
+    conversations = Conversations(config=config, store=store, renderer=renderer, metrics=metrics)
     files = FileShares(
-        config=config, store=store, client=client, sending=sending, media=media, names=names
+        config=config,
+        store=store,
+        client=client,
+        sending=sending,
+        media=media,
+        names=names,
+        conversations=conversations,
     )
     home = HomeTabs(config=config, store=store, client=client, sending=sending)
     renderer.on_change = lambda send: home.refresh(send.user_id)
-    groups = GroupSends(sending=sending, renderer=renderer)
-    conversations = Conversations(config=config, store=store, renderer=renderer, metrics=metrics)
+    groups = GroupSends(sending=sending, renderer=renderer, conversations=conversations)
     conversations.on_conversation_change = home.conversation_changed
     deliveries = Deliveries(sending=sending, groups=groups, renderer=renderer)
     deliveries.on_sent = lambda send: conversations.answered(send.sender_alias, send.recipient)

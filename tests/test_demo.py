@@ -93,8 +93,10 @@ def test_the_demo_walks_three_sends_and_shows_their_threads(tmp_path: Path) -> N
     assert len(set(issued)) == 3, provider
     assert provider.count("Authorization: Bearer [redacted") == 3
 
+    # the demo's customers have not written: each confirmation says so, its button `Send anyway`
     image = section(found, "1. ")
-    assert "[Send] [Cancel]" in image
+    assert "[Send anyway] [Cancel]" in image and "clicks [Send anyway]" in image
+    assert "no message from this customer in the last 24 h" in image
     assert "The best coffee in the town!" in image
     first = thread_part(image)
     assert issued[0] in first
@@ -102,13 +104,13 @@ def test_the_demo_walks_three_sends_and_shows_their_threads(tmp_path: Path) -> N
     assert all(status in first for status in ("QUEUE", "DELIVERED", "READ"))
 
     pdf = section(found, "2. ")
-    assert "invoice-1042.pdf" in pdf and "[Send]" in pdf
+    assert "invoice-1042.pdf" in pdf and "[Send anyway]" in pdf
     second = thread_part(pdf)
     assert issued[1] in second
     assert "@bob sent a document" in second and "READ" in second
 
     failure = section(found, "3. ")
-    assert "[Send] [Cancel]" in failure
+    assert "[Send anyway] [Cancel]" in failure
     third = thread_part(failure)
     assert issued[2] in third
     # the failure in plain words, and the provider's own reason

@@ -90,7 +90,8 @@ class Walk:
             return replies[0] if replies else None
 
         shown = self.wait("the bot's offer in the file's thread", offer)
-        if find_element(shown.get("blocks"), ids.SEND) is None:
+        button = find_element(shown.get("blocks"), ids.SEND)
+        if button is None:
             raise DemoError(
                 f"The app answered the shared PDF without a Send button: "
                 f"{' '.join(self.readable.body(shown))}"
@@ -100,7 +101,7 @@ class Walk:
         self.console.lines(self.readable.thread(SUPPORT, slack.thread(SUPPORT, ts)), "    ")
         self.console.line()
         before = len(self.stage.provider.requests)
-        self.feed.say("@bob", "clicks [Send]")
+        self.feed.say("@bob", f"clicks [{_label(button[1])}]")
         click = self.stage.driver.click(ids.SEND, user=BOB, channel=SUPPORT, message=shown)
         _answered(click, "the click on Send")
         request = self._provider_answer(before)
@@ -137,7 +138,8 @@ class Walk:
             return shown[seen] if len(shown) > seen else None
 
         confirmation = self.wait("the app's answer to the slash command", answer)
-        if find_element(confirmation.get("blocks"), ids.SEND) is None:
+        button = find_element(confirmation.get("blocks"), ids.SEND)
+        if button is None:
             raise DemoError(
                 "The app answered the slash command without a Send button: "
                 f"{' '.join(self.readable.body(confirmation))}"
@@ -148,7 +150,7 @@ class Walk:
         self.console.lines(self.readable.message(confirmation, note=note), "    ")
         self.console.line()
         before = len(self.stage.provider.requests)
-        self.feed.say(who, "clicks [Send]")
+        self.feed.say(who, f"clicks [{_label(button[1])}]")
         click = self.stage.driver.click(ids.SEND, user=user, channel=channel, message=confirmation)
         _answered(click, "the click on Send")
         request = self._provider_answer(before)
@@ -247,3 +249,8 @@ def _answered(response: DriverResponse, what: str) -> None:
             f"The app answered {what} with HTTP {response.status} instead of 200 "
             f"({response.body.strip()[:200] or 'no body'})."
         )
+
+
+def _label(button: Json) -> str:
+    """A button's words: `Send`, or `Send anyway` to a customer outside WhatsApp's window."""
+    return str((button.get("text") or {}).get("text") or "Send")

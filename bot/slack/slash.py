@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import blocks
-from bot.blocks.conversations import opt_out_list
+from bot.blocks.conversations import opt_out_list, opted_out_line
 from bot.blocks.examples import EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.core import access
 from bot.media import remote
@@ -20,6 +20,7 @@ from bot.slack.commands import (
     SendRequest,
     place_rest,
 )
+from bot.usecases.groups import EveryoneOptedOut
 from bot.usecases.sending import SendRefused, SendService
 from bot.usecases.services import Services
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
@@ -88,6 +89,11 @@ def draft(
     try:
         sender = service.resolve_sender(request.sender_alias, command.get("channel_id"))
         recipient = "" if group else service.resolve_recipient(request.recipient)
+        standing = None
+        if not group:
+            standing = services.conversations.standing(sender.alias, recipient)
+            if standing.opted_out is not None:  # refused before any draft exists
+                return blocks.problem(opted_out_line(standing.opted_out, sender))
         kind, checked = request.kind, None
         if kind is not MessageKind.TEXT:
             checked = _check_url(service, request)
@@ -109,8 +115,17 @@ def draft(
         }
         if group:
             drafted = services.groups.draft(request.recipient, message, sender=sender, **where)
-            return blocks.group_confirmation(drafted.batch, drafted.members[0], sender, group)
+            return blocks.group_confirmation(
+                drafted.batch,
+                drafted.members[0],
+                sender,
+                drafted.standing.recipients,
+                windows=list(drafted.standing.windows.values()),
+                opted_out=drafted.standing.opted_out,
+            )
         send = service.create_draft(message, sender=sender, source="slash", **where)
+    except EveryoneOptedOut as exc:
+        return blocks.problem(str(exc))
     except SendRefused as exc:
         return blocks.problem(str(exc), f"{example} from:{service.config.default_sender}")
     except (PayloadError, CommandError) as exc:
@@ -118,7 +133,10 @@ def draft(
     except MediaUrlRefused as exc:
         return blocks.problem(f"{exc.reason} {exc.hint}".strip(), example)
     label = request.recipient if request.recipient in service.config.contacts else None
-    return blocks.confirmation(send, sender, recipient_label=label, checked=checked)
+    assert standing is not None
+    return blocks.confirmation(
+        send, sender, window=standing.window, recipient_label=label, checked=checked
+    )
 
 
 def _check_url(service: SendService, request: SendRequest) -> RemoteMedia:

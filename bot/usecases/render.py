@@ -34,9 +34,9 @@ from bot.store import (
     StatusRow,
     Store,
     batches,
-    conversations,
     utcnow,
 )
+from bot.store.schema import conversations  # the table: `bot.store.conversations` is a module
 from bot.usecases.delayed import DelayedCalls
 from bot.usecases.leases import LeaseKeeper, LeaseLost
 from bot.usecases.metrics import Metrics

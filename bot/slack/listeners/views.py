@@ -35,13 +35,16 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.MODAL)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        errors, choice = fileflow.check_submission(services, body, view)
-        if errors:
-            ack(response_action="errors", errors=errors)
+        answer = fileflow.answer_submission(services, body, view)
+        if answer.errors:
+            ack(response_action="errors", errors=answer.errors)
+            return
+        if answer.view is not None:  # `Send anyway` first, or why it cannot be sent
+            ack(response_action="update", view=answer.view)
             return
         ack()
-        if choice is not None:
-            services.background(services.deliveries.send_choice, choice)
+        if answer.choice is not None:
+            services.background(services.deliveries.send_choice, answer.choice)
 
     @app.view(ids.REPLY_MODAL)
     def on_reply(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
