@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from bot import blocks
 from bot.blocks import SlackMessage
 from bot.blocks.files import send_anyway_modal
+from bot.blocks.history import (
+    ShownItem,
+    find_customer,
+    find_problem_blocks,
+    history_blocks,
+    history_message,
+)
 from bot.core.config import Sender
+from bot.core.history import Direction, HistoryItem
 from bot.core.records import ConversationRecord
 from bot.core.window import Window
 from bot.media.remote import RemoteMedia
@@ -439,6 +447,65 @@ def test_home() -> None:
     texts = list(mrkdwn_of(view))
     assert_inert(texts)
     assert_escaped(texts, fallback=False)
+
+
+def hostile_history() -> list[ShownItem]:
+    """A send and a customer's message whose every outside field is hostile."""
+    common: dict[str, Any] = dict(
+        at=NOW,
+        sender_alias="support",
+        customer=HOSTILE,
+        kind="text " + HOSTILE,
+        text=HOSTILE + FORGED_LINES,
+        channel_id="C0123 " + HOSTILE,
+        thread_ts=HOSTILE,
+    )
+    send = HistoryItem(
+        id="s1",
+        direction=Direction.SENT,
+        status=HOSTILE,
+        state=SendState.SENT,
+        transaction_id=HOSTILE,
+        user_id="U0ALICE> " + HOSTILE,
+        **common,
+    )
+    message = HistoryItem(
+        id="m1", direction=Direction.RECEIVED, customer_name=HOSTILE + FORGED_LINES, **common
+    )
+    label = "Support " + HOSTILE + FORGED_LINES
+    link = "https://x.example/a|" + HOSTILE
+    return [ShownItem(send, label, link), ShownItem(message, label, link)]
+
+
+def test_history() -> None:
+    items = hostile_history()
+    for message in (
+        history_message(HOSTILE, HOSTILE + FORGED_LINES, items, more=True),
+        history_message(HOSTILE, None, []),
+    ):
+        assert_inert(texts_of(message))
+        assert_escaped(texts_of(message))
+    shown = texts_of(history_message("+573001234567", None, items))
+    assert_escaped(shown, fallback=False)
+    # what the customer wrote is previewed on one quoted line: no line of it stands alone
+    previews = [line for t in shown for line in t.splitlines() if line.startswith(">")]
+    assert len(previews) == 2 and all(HOSTILE[:9].replace("<", "&lt;") in p for p in previews)
+
+
+def test_find_a_customer_in_the_home_tab() -> None:
+    results = history_blocks(HOSTILE, HOSTILE, hostile_history())
+    view = blocks.home(
+        channels=[],
+        anywhere=[SUPPORT],
+        may_send=True,
+        sends=[],
+        total=0,
+        find=find_customer(HOSTILE + FORGED_LINES, [*results, *find_problem_blocks(HOSTILE)]),
+    )
+    texts = list(mrkdwn_of(view))
+    assert_inert(texts)
+    assert_escaped(texts, fallback=False)
+    assert not any(c in text for text in plain_of(view) for c in BIDI + "\n")
 
 
 @pytest.mark.parametrize("state", [SendState.SENT, SendState.FAILED])

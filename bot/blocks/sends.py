@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.blocks.conversations import window_line
-from bot.blocks.examples import EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
+from bot.blocks.examples import EXAMPLES, HISTORY_EXAMPLE, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.blocks.text import (
     SlackMessage,
     button,
@@ -130,6 +130,9 @@ def help_message() -> SlackMessage:
         f"• PDF: `{EXAMPLES[MessageKind.DOCUMENT]}`",
         f"• Text: `{EXAMPLES[MessageKind.TEXT]}`",
         f"• A send's record and status timeline: `{STATUS_EXAMPLE}`",
+        f"• A customer's history: `{HISTORY_EXAMPLE}` shows the last 20 messages sent to and "
+        "received from the number (or a contact name), with their statuses and threads; the "
+        "App Home's *Find a customer* shows the same",
         f"• Who opted out: `{OPTOUTS_EXAMPLE}` lists the do-not-send list of each sender "
         "allowed in this channel",
         "The recipient is a number with its country code or a contact name. The type may be "

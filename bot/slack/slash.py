@@ -1,5 +1,5 @@
-"""`/whatsapp`: from the command's text to the ephemeral answer (help, a problem, or the
-confirmation of a draft)."""
+"""`/whatsapp`: from the command's text to the ephemeral answer (help, a problem, a lookup, or
+the confirmation of a draft)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.core import access
 from bot.media import remote
 from bot.media.checks import MediaKind
 from bot.media.remote import MediaUrlRefused, RemoteMedia
-from bot.slack import commands
+from bot.slack import commands, history
 from bot.slack.commands import (
     UNKNOWN_KIND,
     CommandError,
@@ -43,6 +43,8 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
         return blocks.problem(str(exc))
     if isinstance(parsed, commands.StatusRequest):
         return status(service, parsed.transaction_id, channel_id=channel_id, user_id=user_id)
+    if isinstance(parsed, commands.HistoryRequest):
+        return history.answer(services, parsed, user_id=user_id)
     if isinstance(parsed, commands.OptOutsRequest):
         return opt_outs(services, parsed, channel_id)
     return draft(services, parsed, command)

@@ -31,6 +31,7 @@ from bot.core.records import (
     utcnow,
 )
 from bot.store.conversation_rows import ConversationStore
+from bot.store.history_rows import HistoryStore
 from bot.store.schema import (
     batches,
     callbacks,
@@ -65,7 +66,7 @@ from bot.store.status_updates import (
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
 
 
-class Store(ConversationStore):
+class Store(ConversationStore, HistoryStore):
     """The app's database. Thread-safe; every method is one short transaction."""
 
     # sends
