@@ -122,8 +122,8 @@ def nothing_line(number: str) -> str:
 
 
 SCOPE_NOTE = (
-    "You see what was sent or received in the channels where you may send with its sender, "
-    "and your own sends."
+    "You see what was sent or received where you may send with its sender (asked in a "
+    "channel: in that channel), and your own sends."
 )
 
 

@@ -112,3 +112,26 @@ def history_scope(config: Config, user_id: str | None) -> list[SeenWith]:
             inbox = config.inbox_channel(alias)
             scope.append(SeenWith(alias, channels, unplaced=inbox in channels))
     return scope
+
+
+def within_channel(config: Config, scope: list[SeenWith], channel_id: str | None) -> list[SeenWith]:
+    """`scope` narrowed to what was sent and received in one channel (`/whatsapp history` shows
+    a channel's own items; the person's own sends are shown wherever made): the senders allowed
+    there, and items in no channel only where the channel is the sender's inbox."""
+    if channel_id is None:
+        return scope
+    narrowed = []
+    for seen in scope:
+        if seen.channels is not None and channel_id not in seen.channels:
+            # not sendable here: only the person's own sends with it
+            narrowed.append(SeenWith(seen.sender_alias, frozenset(), unplaced=False))
+            continue
+        inbox = config.inbox_channel(seen.sender_alias)
+        narrowed.append(
+            SeenWith(
+                seen.sender_alias,
+                frozenset({channel_id}),
+                unplaced=seen.unplaced and (seen.channels is None or inbox == channel_id),
+            )
+        )
+    return narrowed

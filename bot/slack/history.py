@@ -15,12 +15,17 @@ from bot.usecases.services import Services
 
 
 def answer(
-    services: Services, request: HistoryRequest, *, user_id: str | None
+    services: Services,
+    request: HistoryRequest,
+    *,
+    user_id: str | None,
+    channel_id: str | None = None,
 ) -> blocks.SlackMessage:
-    """The ephemeral answer: the history the person may see, or why there is none."""
+    """The ephemeral answer: the history the person may see in the channel asked from (and
+    their own sends), or why there is none."""
     try:
         found = services.home.history.find(
-            request.recipient, user_id, sender_alias=request.sender_alias
+            request.recipient, user_id, sender_alias=request.sender_alias, channel_id=channel_id
         )
     except HistoryRefused as exc:
         return blocks.problem(str(exc), HISTORY_EXAMPLE)

@@ -44,7 +44,7 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
     if isinstance(parsed, commands.StatusRequest):
         return status(service, parsed.transaction_id, channel_id=channel_id, user_id=user_id)
     if isinstance(parsed, commands.HistoryRequest):
-        return history.answer(services, parsed, user_id=user_id)
+        return history.answer(services, parsed, user_id=user_id, channel_id=channel_id)
     if isinstance(parsed, commands.OptOutsRequest):
         return opt_outs(services, parsed, channel_id)
     return draft(services, parsed, command)

@@ -45,9 +45,17 @@ class History:
         self.sending = sending
         self.links = links
 
-    def find(self, text: str, user_id: str | None, *, sender_alias: str | None = None) -> Found:
+    def find(
+        self,
+        text: str,
+        user_id: str | None,
+        *,
+        sender_alias: str | None = None,
+        channel_id: str | None = None,
+    ) -> Found:
         """The history of the number or contact `text` as `user_id` may see it (of one sender
-        with `sender_alias`); HistoryRefused when `text` is not a number or a contact."""
+        with `sender_alias`; asked in `channel_id`, that channel's items and the person's own
+        sends); HistoryRefused when `text` is not a number or a contact."""
         text = text.strip()
         if not text:
             raise HistoryRefused("Say whose history to show: a phone number or a contact name.")
@@ -55,7 +63,9 @@ class History:
             number = self.sending.resolve_recipient(text)
         except PayloadError as exc:
             raise HistoryRefused(str(exc)) from None
-        scope = access.history_scope(self.config, user_id)
+        scope = access.within_channel(
+            self.config, access.history_scope(self.config, user_id), channel_id
+        )
         if sender_alias is not None:
             if sender_alias not in self.config.senders:
                 known = ", ".join(self.config.senders)

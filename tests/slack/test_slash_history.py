@@ -36,16 +36,18 @@ def test_the_history_of_a_number(stage: Stage) -> None:
         ":white_check_mark: *DELIVERED* · `tx-ana` · <https://standin.slack.com/archives/" in text
     )
     assert f"from *Support* by <@{OTHER_USER}>" in text
-    # What one sees depends on each item's channel and sender, not on where one asks: from
-    # the sales channel too (the send's channel is one where they may send with Support).
+    # Asked in another channel: that channel's items and one's own sends, not this one's
+    # (the spec: a send is shown only in its channel, or to the person who made it).
     elsewhere = answer(stage, "history acme-ops", channel="C0SALES")
-    assert "*+573001234567* (acme-ops): 1 message" in elsewhere and "`tx-ana`" in elsewhere
+    assert "Nothing sent to or received from" in elsewhere and "`tx-ana`" not in elsewhere
+    mine = answer(stage, "history acme-ops", channel="C0SALES", user=OTHER_USER)
+    assert "*+573001234567* (acme-ops): 1 message" in mine and "`tx-ana`" in mine
 
 
 def test_nothing_for_an_unknown_number(stage: Stage) -> None:
     text = answer(stage, "history +573009876543")
     assert text.startswith(":mag: Nothing sent to or received from *+573009876543* that you")
-    assert "You see what was sent or received in the channels where you may send" in text
+    assert "You see what was sent or received where you may send" in text
 
 
 def test_a_malformed_number_says_why_with_an_example(stage: Stage) -> None:
