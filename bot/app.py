@@ -28,6 +28,7 @@ from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.replies import Replies
+from bot.usecases.retention import Retention
 from bot.usecases.sending import SendService
 from bot.usecases.services import Services
 from bot.usecases.slack_health import SlackTokenHealth
@@ -160,6 +161,7 @@ def build_services(
             conversations=conversations,
             deliveries=deliveries,
         ),
+        retention=Retention(config=config, store=store),
     )
 
 

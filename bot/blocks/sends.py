@@ -198,7 +198,9 @@ def transaction_reply(send: SendRecord) -> SlackMessage:
 
 
 def outcome_reply(send: SendRecord, *, retry: bool = True) -> SlackMessage:
-    """Why a send did not go out (refused), or why nobody knows (no answer)."""
+    """Why a send did not go out (refused), or why nobody knows (no answer). A send whose
+    content was removed is never sent again: no `Retry`."""
+    retry = retry and send.content_removed_at is None
     reason = esc(send.error or "no reason given")
     if send.state is SendState.UNKNOWN:
         text = (

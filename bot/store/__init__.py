@@ -26,6 +26,7 @@ from bot.core.records import (
 )
 from bot.store.database import create_engine
 from bot.store.migrate import Migration, SchemaError, SchemaStatus
+from bot.store.retention_rows import Forgotten
 from bot.store.schema import (
     batches,
     callbacks,
@@ -45,6 +46,7 @@ __all__ = [
     "BatchRecord",
     "CallbackTaken",
     "ConversationRecord",
+    "Forgotten",
     "InboundRecord",
     "InboundTaken",
     "Lease",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.blocks.conversations import opted_out_line
-from bot.core import access
+from bot.core import access, phones
 from bot.core.config import Config, Sender
 from bot.core.errors import SendRefused
 from bot.core.records import InboundRecord, SendRecord
@@ -96,6 +96,8 @@ class Replies:
         readable number, to a sender still configured."""
         message = self.store.get_inbound(message_id)
         if message is None or message.channel_id is None or message.number_problem is not None:
+            return None
+        if phones.is_masked(message.customer):  # a forgotten customer: no number to write to
             return None
         sender = self.config.senders.get(message.sender_alias)
         if sender is None:
