@@ -7,6 +7,9 @@
   (`python bench/_common.py serve-bare ...`), in a subprocess, with its workers' pids.
 * :class:`BenchDriver`: signed Slack requests whose response URLs come from the stand-in.
 * percentiles, tables, the machine's description, and PostgreSQL for the benchmarks.
+
+What the load benchmarks do alike with these (run the app and a bare one, make requests from
+client threads, measure each party's CPU, print their figures) is in `_load.py`.
 """
 
 from __future__ import annotations

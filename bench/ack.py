@@ -19,15 +19,15 @@ Latency is measured by the client: from sending the request to reading the whole
 from __future__ import annotations
 
 import argparse
-import tempfile
+import functools
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import _common as c
+import _load
 import sqlalchemy as sa
 
 from bot.core import ids
@@ -67,8 +67,6 @@ def run_round(
     result = Round(target="bot" if real else "bare", number=number)
     lock = threading.Lock()
     start_at = time.monotonic() + 0.3
-    cpu_before = c.cpu_seconds(server.pids())
-    ticks_before = c.machine_ticks()
 
     def sleep_until(moment: float) -> None:
         delay = moment - time.monotonic()
@@ -111,13 +109,9 @@ def run_round(
             with lock:
                 result.clicks_sent += 1
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result.cpu = c.cpu_seconds(server.pids()) - cpu_before
-    result.busy = c.machine_busy(ticks_before, c.machine_ticks())
+    with _load.spent(server) as used:
+        _load.in_threads([functools.partial(client, i) for i in range(clients)])
+    result.cpu, result.busy = used.cpu, used.busy
     return result
 
 
@@ -151,18 +145,8 @@ def drain(stands: Any, database_url: str, expected_sends: int, timeout: float = 
 def summary_row(
     label: str, number: str, latencies: Sequence[float], cpu: str = "-", busy: str = "-"
 ) -> list[object]:
-    ms = [x * 1000 for x in latencies]
-    return [
-        number,
-        label,
-        len(ms),
-        c.percentile(ms, 50),
-        c.percentile(ms, 99),
-        max(ms, default=0.0),
-        sum(1 for x in latencies if x > GOAL_MAX_SECONDS),
-        cpu,
-        busy,
-    ]
+    late = sum(1 for x in latencies if x > GOAL_MAX_SECONDS)
+    return [number, label, len(latencies), *_load.spread_ms(latencies), late, cpu, busy]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,15 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--period", type=float, default=1.5, help="seconds between a client's sends"
     )
     parser.add_argument("--latency", type=float, default=2.0, help="provider answer delay (2 s)")
-    parser.add_argument("--workers", type=int, default=c.DEFAULT_WORKERS)
-    parser.add_argument("--threads", type=int, default=c.DEFAULT_THREADS)
-    parser.add_argument("--database-url", help="the app's database (default: SQLite in a temp dir)")
+    _load.add_options(parser, both_databases=False)
     parser.add_argument(
         "--bare-sync",
         action="store_true",
         help="run the bare app's listeners on the request thread (process_before_response=True)",
     )
-    parser.add_argument("--profile", metavar="DIR", help="sample the app's workers with py-spy")
     args = parser.parse_args(argv)
 
     c.header(
@@ -191,60 +172,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(slash command + Send click every {args.period} s per client), provider latency "
         f"{args.latency} s, gunicorn {args.workers} workers × {args.threads} threads",
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp,
-        c.stands(latency=args.latency) as stands,
-    ):
-        urls = stands.urls()
-        database_url = args.database_url or f"sqlite:///{Path(tmp) / 'bot.sqlite3'}"
-        if args.database_url and database_url.startswith("postgresql"):
-            c.reset_database(database_url)
-        app_port, bare_port = c.free_port(), c.free_port()
-        config = c.write_config(
-            Path(tmp) / "config.yaml",
-            urls=urls,
-            public_base_url=f"http://127.0.0.1:{app_port}",
-            database_url=database_url,
-        )
-        app = c.Server.app(
-            config,
-            port=app_port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "app.log",
-            name="bot",
-        )
-        bare = c.Server.bare(
-            "bolt-sync" if args.bare_sync else "bolt",
-            port=bare_port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "bare.log",
-            slack_api=urls["slack_api"],
-            name="bare",
-        )
-        app.start()
-        bare.start()
+    with _load.running(
+        "bench-ack-",
+        _load.emptied(args.database_url),
+        args,
+        bare="bolt-sync" if args.bare_sync else "bolt",
+        app_name="bot",
+        latency=args.latency,
+    ) as rig:
         try:
-            return run(args, app, bare, stands, urls, database_url)
+            return run(args, rig)
         finally:
-            errors = app.error_lines()
-            app.stop()
-            bare.stop()
-            if errors:
-                print(f"   the app logged {len(errors)} error line(s); first: {errors[0][:200]}")
+            _load.print_errors(rig.app.error_lines())
 
 
-def run(
-    args: argparse.Namespace,
-    app: c.Server,
-    bare: c.Server,
-    stands: Any,
-    urls: dict[str, str],
-    database_url: str,
-) -> int:
-    app.wait_workers(args.workers)
-    bare.wait_workers(args.workers)
+def run(args: argparse.Namespace, rig: _load.Running) -> int:
+    app, bare, stands, urls = rig.app, rig.bare, rig.stands, rig.urls
+    database_url = rig.database_url
     warm = [
         run_round(
             server,

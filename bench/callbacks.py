@@ -28,7 +28,6 @@ import argparse
 import itertools
 import json
 import re
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -40,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
+import _load
 import sqlalchemy as sa
 
-GOAL_PER_SECOND = 500.0
 COALESCE_SECONDS = 0.95  # edits of one message at least ~1 s apart (stand-in receive times)
 PASS_SECONDS = 0.3  # edits of one thread this close together belong to one render pass
 USER = "U0BENCHCB"
@@ -55,22 +54,6 @@ class Planned:
     url: str
     bodies: tuple[bytes, ...]
     final: str
-
-
-@dataclass
-class Load:
-    latencies: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    cpu: float = 0.0
-    busy: float = 0.0
-    # where the rest of the machine's CPU went meanwhile, in seconds
-    others: dict[str, float] = field(default_factory=dict)
-    steal: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
 
 
 def plan_statuses(index: int) -> tuple[list[dict[str, str]], str]:
@@ -133,64 +116,29 @@ def post_all(
     concurrency: int,
     pids: Sequence[int],
     stands_pid: int | None = None,
-) -> Load:
+) -> _load.Load:
     """Post every send's bodies in order; sends spread over `concurrency` clients.
     With `base_url`, the callback URLs' path is posted to that server instead."""
-    load = Load()
+    load = _load.Load()
     lock = threading.Lock()
-    queue = list(planned)
-    queue.reverse()
 
-    def client() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                item = queue.pop()
-            url = item.url
-            if base_url is not None:
-                url = base_url + "/whatsapp/callbacks/" + url.rsplit("/", 1)[1]
-            for body in item.bodies:
-                try:
-                    status, answer, seconds = c.http_request("POST", url, body)
-                except OSError as exc:
-                    with lock:
-                        load.failures.append(f"{type(exc).__name__}: {exc}")
-                    continue
+    def post(item: Planned) -> None:
+        url = item.url
+        if base_url is not None:
+            url = base_url + "/whatsapp/callbacks/" + url.rsplit("/", 1)[1]
+        for body in item.bodies:
+            try:
+                status, answer, seconds = c.http_request("POST", url, body)
+            except OSError as exc:
                 with lock:
-                    load.latencies.append(seconds)
-                    if not 200 <= status < 300:
-                        load.failures.append(f"HTTP {status}: {answer[:100]!r}")
+                    load.failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with lock:
+                load.latencies.append(seconds)
+                if not 200 <= status < 300:
+                    load.failures.append(f"HTTP {status}: {answer[:100]!r}")
 
-    def others() -> dict[str, dict[int, float]]:
-        """CPU seconds so far of each other party's processes (PostgreSQL starts a process
-        per new connection: those started meanwhile count from zero)."""
-        parties = {
-            "stand-ins": [stands_pid] if stands_pid else [],
-            "PostgreSQL": c.database_server_pids(),
-        }
-        return {name: {p: c.cpu_seconds([p]) for p in pids} for name, pids in parties.items()}
-
-    others_before = others()
-    own_before = time.process_time()
-    steal = c.steal_ticks()
-    cpu_before = c.cpu_seconds(pids)
-    ticks = c.machine_ticks()
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    load.seconds = time.perf_counter() - started
-    load.cpu = c.cpu_seconds(pids) - cpu_before
-    load.busy = c.machine_busy(ticks, c.machine_ticks())
-    load.steal = c.machine_busy(steal, c.steal_ticks())
-    load.others = {
-        name: sum(cpu - others_before[name].get(pid, 0.0) for pid, cpu in now.items())
-        for name, now in others().items()
-    }
-    load.others["load generator"] = time.process_time() - own_before
+    _load.run_clients(load, planned, post, concurrency, pids, stands_pid)
     return load
 
 
@@ -274,70 +222,31 @@ def check(stands: Any, database_url: str, planned: Sequence[Planned], posted: in
     return checks
 
 
-def run_backend(name: str, database_url: str, args: argparse.Namespace) -> list[object] | None:
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-callbacks-") as tmp,
-        c.stands(auto_callbacks=False) as stands,
-    ):
-        urls = stands.urls()
-        app_port, bare_port = c.free_port(), c.free_port()
-        config = c.write_config(
-            Path(tmp) / "config.yaml",
-            urls=urls,
-            public_base_url=f"http://127.0.0.1:{app_port}",
-            database_url=database_url,
+def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -> list[object]:
+    """One database's run (None: SQLite); its row of the table."""
+    with _load.running(
+        "bench-callbacks-", database_url, args, bare="json", auto_callbacks=False
+    ) as rig:
+        began = time.monotonic()
+        planned = prepare(rig.config, rig.database_url, rig.urls["coffee"], args.sends)
+        print(
+            f"   {name}: {len(planned)} sends drafted, delivered and shown in "
+            f"{time.monotonic() - began:.1f} s; posting "
+            f"{sum(len(p.bodies) for p in planned)} callbacks",
+            flush=True,
         )
-        app = c.Server.app(
-            config,
-            port=app_port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "app.log",
-        )
-        bare = c.Server.bare(
-            "json",
-            port=bare_port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "bare.log",
-        )
-        app.start()
-        bare.start()
-        try:
-            app.wait_workers(args.workers)
-            bare.wait_workers(args.workers)
-            began = time.monotonic()
-            planned = prepare(config, database_url, urls["coffee"], args.sends)
-            print(
-                f"   {name}: {len(planned)} sends drafted, delivered and shown in "
-                f"{time.monotonic() - began:.1f} s; posting "
-                f"{sum(len(p.bodies) for p in planned)} callbacks",
-                flush=True,
-            )
-            bare_load = post_all(bare.url, planned, args.concurrency, bare.pids())
-            with c.profiled(app.worker_pids(), args.profile, f"callbacks-{name}"):
-                load = post_all(None, planned, args.concurrency, app.pids(), stands.pid())
-            checks = check(stands, database_url, planned, len(load.latencies))
-            errors = app.error_lines()
-        finally:
-            app.stop()
-            bare.stop()
+        bare_load = post_all(rig.bare.url, planned, args.concurrency, rig.bare.pids())
+        with c.profiled(rig.app.worker_pids(), args.profile, f"callbacks-{name}"):
+            load = post_all(None, planned, args.concurrency, rig.app.pids(), rig.stands.pid())
+        checks = check(rig.stands, rig.database_url, planned, len(load.latencies))
+        errors = rig.app.error_lines()
     report(name, load, bare_load, checks, errors)
-    return [
-        name,
-        len(load.latencies),
-        load.rate,
-        c.percentile([x * 1000 for x in load.latencies], 50),
-        c.percentile([x * 1000 for x in load.latencies], 99),
-        bare_load.rate,
-        c.percentile([x * 1000 for x in bare_load.latencies], 99),
-        load.rate / bare_load.rate if bare_load.rate else 0.0,
-        f"{load.cpu / max(1, len(load.latencies)) * 1000:.2f}",
-        f"{load.busy * 100:.0f}%",
-    ]
+    return [name, *_load.figures(load, bare_load), load.cpu_ms_each(), _load.percent(load.busy)]
 
 
-def report(name: str, load: Load, bare: Load, checks: Checks, errors: list[str]) -> None:
+def report(
+    name: str, load: _load.Load, bare: _load.Load, checks: Checks, errors: list[str]
+) -> None:
     ok_stored = checks.stored == checks.expected and not load.failures
     print(
         f"   {name}: {checks.stored} rows in `callbacks` for {checks.expected} callbacks posted "
@@ -366,28 +275,15 @@ def report(name: str, load: Load, bare: Load, checks: Checks, errors: list[str])
             f"   {name}: every thread shows its final status, {checks.settle:.1f} s after the "
             "last callback: MET"
         )
-    if errors:
-        print(f"   {name}: the app logged {len(errors)} error line(s); first: {errors[0][:200]}")
-    count = max(1, len(load.latencies))
-    split = [f"the app {load.cpu / count * 1000:.2f}"] + [
-        f"{who} {seconds / count * 1000:.2f}" for who, seconds in load.others.items() if seconds
-    ]
-    print(
-        f"   {name}: CPU ms per callback: {', '.join(split)}; the machine was "
-        f"{load.busy * 100:.0f}% busy, {load.steal * 100:.0f}% taken by the hypervisor (steal)"
-    )
+    _load.print_errors(errors, name)
+    print(f"   {name}: CPU ms per callback: {_load.cpu_split(load)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sends", type=int, default=300, help="sends called back for (300)")
     parser.add_argument("--concurrency", type=int, default=16, help="callback clients (16)")
-    parser.add_argument("--workers", type=int, default=c.DEFAULT_WORKERS)
-    parser.add_argument("--threads", type=int, default=c.DEFAULT_THREADS)
-    parser.add_argument("--pg-url", help="PostgreSQL URL (its app tables are dropped first)")
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--profile", metavar="DIR", help="sample the app's workers with py-spy")
+    _load.add_options(parser, both_databases=True)
     args = parser.parse_args(argv)
 
     c.header(
@@ -395,30 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.sends} sends, {args.concurrency} concurrent provider clients, gunicorn "
         f"{args.workers} workers × {args.threads} threads",
     )
-    rows = []
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(prefix="bench-callbacks-db-") as db_dir:
-            row = run_backend("sqlite", f"sqlite:///{Path(db_dir) / 'bot.sqlite3'}", args)
-            if row:
-                rows.append(row)
-    if not args.no_postgres:
-        pg_url, why = c.postgres_url(args.pg_url)
-        if pg_url is None:
-            print(f"   postgresql: skipped: {why}")
-        else:
-            row = run_backend("postgresql", pg_url, args)
-            if row:
-                rows.append(row)
+    rows = [run_backend(name, url, args) for name, url in _load.backends(args)]
     print()
-    titles = ["database", "callbacks", "per s", "p50 ms", "p99 ms", "bare per s", "bare p99 ms"]
-    print(c.table([*titles, "rate ratio", "server CPU ms each", "machine busy"], rows))
+    titles = ["database", "callbacks", *_load.TITLES, "server CPU ms each", "machine busy"]
+    print(c.table(titles, rows))
     print()
-    for row in rows:
-        rate = float(row[2])  # type: ignore[arg-type]
-        print(
-            f"   {row[0]}: {rate:.0f} callbacks/s per instance (goal ≥ {GOAL_PER_SECOND:.0f}): "
-            f"{c.verdict(rate >= GOAL_PER_SECOND)}"
-        )
+    _load.goals(rows, "callbacks")
     return 0
 
 

@@ -40,23 +40,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import tempfile
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import _common as c
+import _load
 import sqlalchemy as sa
 
 from bot.core import tokens
 from bot.sandbox.images import jpeg
 from bot.sandbox.provider import ProviderStandIn
 
-GOAL_PER_SECOND = 500.0  # the status callbacks' goal (bench/callbacks.py)
 SENDER = "support"  # its inbox channel is c.CHANNEL, the first channel whose sender it is
 SHOWN_TIMEOUT = 120.0
 MARKER = re.compile(r"ref c(\d+)-m(\d+)\b")
@@ -99,32 +97,11 @@ class Sent:
 
 
 @dataclass
-class Load:
+class Load(_load.Load):
+    """Its latencies (of the requests answered) and failures (not answered 200) are those of
+    `sent`, filled in by `post_all` once every client is done."""
+
     sent: list[Sent] = field(default_factory=list)
-    seconds: float = 0.0
-    cpu: float = 0.0
-    busy: float = 0.0
-    # where the rest of the machine's CPU went meanwhile, in seconds
-    others: dict[str, float] = field(default_factory=dict)
-    steal: float = 0.0
-    finished: float = 0.0  # time.monotonic() when the last answer came
-
-    @property
-    def latencies(self) -> list[float]:
-        return [s.seconds for s in self.sent if s.error is None]
-
-    @property
-    def failures(self) -> list[str]:
-        return [
-            f"{'redelivery of ' if s.redelivery else ''}customer {s.planned.customer} message "
-            f"{s.planned.index}: {s.error or f'HTTP {s.status}'}"
-            for s in self.sent
-            if s.status != 200
-        ]
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
 
 
 def plan(stands: Any, customers: int, messages: int, redeliveries: int) -> list[list[Planned]]:
@@ -170,7 +147,6 @@ def post_all(
     customers spread over `concurrency` clients, each request on a fresh connection."""
     load = Load()
     lock = threading.Lock()
-    queue = list(reversed(planned))
     # Only its sending side is used: the stand-in is never started here.
     provider = ProviderStandIn(api_key=c.SECRETS["WHATSAPP_API_KEY"], callback_timeout=60)
     wall = time.time() - time.monotonic()
@@ -202,48 +178,21 @@ def post_all(
                     )
                 )
 
-    def client() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                own = queue.pop()
-            for item in own:
-                send(item)
-
-    def others() -> dict[str, dict[int, float]]:
-        """CPU seconds so far of each other party's processes (PostgreSQL starts a process
-        per new connection: those started meanwhile count from zero)."""
-        parties = {
-            "stand-ins": [stands_pid] if stands_pid else [],
-            "PostgreSQL": c.database_server_pids(),
-        }
-        return {name: {p: c.cpu_seconds([p]) for p in pids} for name, pids in parties.items()}
+    def customer(own: Sequence[Planned]) -> None:
+        for item in own:
+            send(item)
 
     try:
-        others_before = others()
-        own_before = time.process_time()
-        steal = c.steal_ticks()
-        cpu_before = c.cpu_seconds(pids)
-        ticks = c.machine_ticks()
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        load.seconds = time.perf_counter() - started
-        load.finished = time.monotonic()
-        load.cpu = c.cpu_seconds(pids) - cpu_before
-        load.busy = c.machine_busy(ticks, c.machine_ticks())
-        load.steal = c.machine_busy(steal, c.steal_ticks())
-        load.others = {
-            name: sum(cpu - others_before[name].get(pid, 0.0) for pid, cpu in now.items())
-            for name, now in others().items()
-        }
-        load.others["load generator"] = time.process_time() - own_before
+        _load.run_clients(load, planned, customer, concurrency, pids, stands_pid)
     finally:
         provider.stop()
+    load.latencies = [s.seconds for s in load.sent if s.error is None]
+    load.failures = [
+        f"{'redelivery of ' if s.redelivery else ''}customer {s.planned.customer} message "
+        f"{s.planned.index}: {s.error or f'HTTP {s.status}'}"
+        for s in load.sent
+        if s.status != 200
+    ]
     return load
 
 
@@ -388,87 +337,50 @@ def check(
 
 
 def run_backend(
-    name: str, database_url: str, args: argparse.Namespace
+    name: str, database_url: str | None, args: argparse.Namespace
 ) -> tuple[list[object], list[list[object]], bool]:
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-inbound-") as tmp,
-        c.stands(auto_callbacks=False) as stands,
-    ):
-        urls = stands.urls()
-        app_port, bare_port = c.free_port(), c.free_port()
-        config_path = c.write_config(
-            Path(tmp) / "config.yaml",
-            urls=urls,
-            public_base_url=f"http://127.0.0.1:{app_port}",
-            database_url=database_url,
-        )
-        config = c.load_config(config_path)
+    """One database's run (None: SQLite): its row of the table, its rows of delays, and
+    whether every check passed."""
+    with _load.running(
+        "bench-inbound-", database_url, args, bare="inbound", auto_callbacks=False
+    ) as rig:
+        config = c.load_config(rig.config)
         token = tokens.sender_token(config.media.link_secret, SENDER)
-        app = c.Server.app(
-            config_path,
-            port=app_port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "app.log",
+        planned = plan(rig.stands, args.customers, args.messages, args.redeliveries)
+        count = sum(len(own) for own in planned)
+        print(
+            f"   {name}: {len(planned)} customers, {count} messages "
+            f"({sum(1 for own in planned for p in own if p.shape == 'query')} in the query "
+            f"shape, {sum(1 for own in planned for p in own if p.photo)} with a photo, "
+            f"{sum(1 for own in planned for p in own if p.redeliver)} delivered twice)",
+            flush=True,
         )
-        bare = c.Server.bare(
-            "inbound",
-            port=bare_port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "bare.log",
-        )
-        app.start()
-        bare.start()
-        try:
-            app.wait_workers(args.workers)
-            bare.wait_workers(args.workers)
-            planned = plan(stands, args.customers, args.messages, args.redeliveries)
-            count = sum(len(own) for own in planned)
-            print(
-                f"   {name}: {len(planned)} customers, {count} messages "
-                f"({sum(1 for own in planned for p in own if p.shape == 'query')} in the query "
-                f"shape, {sum(1 for own in planned for p in own if p.photo)} with a photo, "
-                f"{sum(1 for own in planned for p in own if p.redeliver)} delivered twice)",
-                flush=True,
-            )
-            path = f"/whatsapp/inbound/{token}"
-            bare_load = post_all(bare.url + path, planned, args.concurrency, bare.pids())
-            cpu_before = c.cpu_seconds(app.pids())
-            photos = sum(1 for own in planned for p in own if p.photo)
-            with c.profiled(app.worker_pids(), args.profile, f"inbound-{name}"):
-                load = post_all(app.url + path, planned, args.concurrency, app.pids(), stands.pid())
-                all_shown = wait_shown(stands, count, photos, load.finished)
-            cpu_until_shown = c.cpu_seconds(app.pids()) - cpu_before
-            checks = check(stands, database_url, planned, load)
-            checks.shown, checks.cpu_until_shown = all_shown, cpu_until_shown
-            errors = error_summary(app.log())
-        finally:
-            app.stop()
-            bare.stop()
+        path = f"/whatsapp/inbound/{token}"
+        bare_load = post_all(rig.bare.url + path, planned, args.concurrency, rig.bare.pids())
+        photos = sum(1 for own in planned for p in own if p.photo)
+        with (
+            _load.spent(rig.app) as until_shown,
+            c.profiled(rig.app.worker_pids(), args.profile, f"inbound-{name}"),
+        ):
+            app_url = rig.app.url + path
+            load = post_all(app_url, planned, args.concurrency, rig.app.pids(), rig.stands.pid())
+            all_shown = wait_shown(rig.stands, count, photos, load.finished)
+        checks = check(rig.stands, rig.database_url, planned, load)
+        checks.shown, checks.cpu_until_shown = all_shown, until_shown.cpu
+        errors = error_summary(rig.app.log())
     ok = report(name, load, bare_load, checks, errors)
-    ms = [x * 1000 for x in load.latencies]
-    answers = len(load.latencies)
     row = [
         name,
-        answers,
-        load.rate,
-        c.percentile(ms, 50),
-        c.percentile(ms, 99),
-        bare_load.rate,
-        c.percentile([x * 1000 for x in bare_load.latencies], 99),
-        load.rate / bare_load.rate if bare_load.rate else 0.0,
+        *_load.figures(load, bare_load),
         checks.expected_rows / checks.span if checks.shown and checks.span else 0.0,
-        f"{load.cpu / max(1, answers) * 1000:.2f}",
+        load.cpu_ms_each(),
         f"{checks.cpu_until_shown / max(1, checks.expected_rows) * 1000:.2f}",
-        f"{load.busy * 100:.0f}%",
+        _load.percent(load.busy),
     ]
     shown: list[list[object]] = []
     for kind in DELAY_KINDS:
-        ms = [x * 1000 for x in checks.delays.get(kind, [])]
-        shown.append(
-            [name, kind, len(ms), c.percentile(ms, 50), c.percentile(ms, 99), max(ms, default=0.0)]
-        )
+        delays = checks.delays.get(kind, [])
+        shown.append([name, kind, len(delays), *_load.spread_ms(delays)])
     return row, shown, ok
 
 
@@ -527,13 +439,8 @@ def report(name: str, load: Load, bare: Load, checks: Checks, errors: list[str])
         print(f"   {name}: the app logged errors (alike ones counted once):")
         for line in errors[:5]:
             print(f"      {line[:200]}")
-    count = max(1, len(load.latencies))
-    split = [f"the app {load.cpu / count * 1000:.2f}"] + [
-        f"{who} {seconds / count * 1000:.2f}" for who, seconds in load.others.items() if seconds
-    ]
     print(
-        f"   {name}: CPU ms per request while posting: {', '.join(split)}; the machine was "
-        f"{load.busy * 100:.0f}% busy, {load.steal * 100:.0f}% taken by the hypervisor (steal); "
+        f"   {name}: CPU ms per request while posting: {_load.cpu_split(load)}; "
         f"the app until every message was shown: "
         f"{checks.cpu_until_shown / max(1, checks.expected_rows) * 1000:.2f} per message"
     )
@@ -548,12 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--redeliveries", type=int, default=10, help="messages delivered twice (10)"
     )
-    parser.add_argument("--workers", type=int, default=c.DEFAULT_WORKERS)
-    parser.add_argument("--threads", type=int, default=c.DEFAULT_THREADS)
-    parser.add_argument("--pg-url", help="PostgreSQL URL (its app tables are dropped first)")
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--profile", metavar="DIR", help="sample the app's workers with py-spy")
+    _load.add_options(parser, both_databases=True)
     args = parser.parse_args(argv)
     if args.customers < 1 or args.messages < 1:
         parser.error("--customers and --messages must be at least 1")
@@ -568,35 +470,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[list[object]] = []
     shown: list[list[object]] = []
     ok = True
-    backends: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-inbound-db-") as db_dir:
-        if not args.no_sqlite:
-            backends.append(("sqlite", f"sqlite:///{Path(db_dir) / 'bot.sqlite3'}"))
-        if not args.no_postgres:
-            pg_url, why = c.postgres_url(args.pg_url)
-            if pg_url is None:
-                print(f"   postgresql: skipped: {why}")
-            else:
-                backends.append(("postgresql", pg_url))
-        for name, url in backends:
-            row, delays, right = run_backend(name, url, args)
-            rows.append(row)
-            shown += delays
-            ok = ok and right
+    for name, url in _load.backends(args):
+        row, delays, right = run_backend(name, url, args)
+        rows.append(row)
+        shown += delays
+        ok = ok and right
     print()
-    titles = ["database", "answered", "per s", "p50 ms", "p99 ms", "bare per s", "bare p99 ms"]
-    titles += ["rate ratio", "shown per s", "app CPU ms each", "…until shown", "machine busy"]
+    titles = ["database", "answered", *_load.TITLES, "shown per s", "app CPU ms each"]
+    titles += ["…until shown", "machine busy"]
     print(c.table(titles, rows))
     print()
     print("   POST sent → shown in Slack (its chat.postMessage; for a photo, its upload):")
     print(c.table(["database", "messages", "count", "p50 ms", "p99 ms", "max ms"], shown))
     print()
-    for row in rows:
-        rate = float(row[2])  # type: ignore[arg-type]
-        print(
-            f"   {row[0]}: {rate:.0f} messages/s per instance (goal ≥ {GOAL_PER_SECOND:.0f}, "
-            f"the callbacks' goal): {c.verdict(rate >= GOAL_PER_SECOND)}"
-        )
+    _load.goals(rows, "messages", ", the callbacks' goal")
     if not ok:
         print("   CHECKS FAILED: see the lines above", flush=True)
         return 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import _common as c
+import _load
 
 GOAL_CHECK_MS = 20.0
 GOAL_RSS_MB = 120.0
@@ -102,13 +102,7 @@ def fetch_for(url: str, data: bytes, concurrency: int, seconds: float) -> Fetche
                 if problem:
                     result.failures.append(problem)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result.seconds = time.perf_counter() - started
+    result.seconds = _load.in_threads([client] * concurrency)
     return result
 
 
@@ -138,9 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="fetching clients (16)")
     parser.add_argument("--seconds", type=float, default=5, help="fetching time per file (5)")
     parser.add_argument("--runs", type=int, default=30, help="timed checks per file (30)")
-    parser.add_argument("--workers", type=int, default=c.DEFAULT_WORKERS)
-    parser.add_argument("--threads", type=int, default=c.DEFAULT_THREADS)
-    parser.add_argument("--database-url", help="the app's database (default: SQLite in a temp dir)")
+    _load.add_options(parser, both_databases=False, profile=False)
     args = parser.parse_args(argv)
 
     c.header(
@@ -159,56 +151,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     served: list[list[object]] = []
     memory: list[list[object]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp, c.stands() as stands:
-        urls = stands.urls()
-        database_url = args.database_url or f"sqlite:///{Path(tmp) / 'bot.sqlite3'}"
-        if args.database_url and database_url.startswith("postgresql"):
-            c.reset_database(database_url)
-        port = c.free_port()
-        config = c.write_config(
-            Path(tmp) / "config.yaml",
-            urls=urls,
-            public_base_url=f"http://127.0.0.1:{port}",
-            database_url=database_url,
-        )
-        server = c.Server.app(
-            config,
-            port=port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "app.log",
-        ).start()
-        try:
-            workers = server.wait_workers(args.workers)
-            links = {
-                "png 100 kB": keep(config, samples["png 100 kB"], "parcel.png"),
-                "mp4 5 MB": keep(config, samples["mp4 moov first"], "clip.mp4"),
-            }
-            c.http_request("GET", links["png 100 kB"])  # each worker's first request
-            memory.append(["after start", *rss_mb(workers)])
-            for name, url in links.items():
-                data = samples["png 100 kB" if name.startswith("png") else "mp4 moov first"]
-                fetched = fetch_for(url, data, args.concurrency, args.seconds)
-                ms = [x * 1000 for x in fetched.latencies]
-                count = len(fetched.latencies)
-                served.append(
-                    [
-                        name,
-                        count,
-                        count / fetched.seconds,
-                        count * fetched.size / fetched.seconds / 1_000_000,
-                        c.percentile(ms, 50),
-                        c.percentile(ms, 99),
-                        len(fetched.failures),
-                    ]
-                )
-                if fetched.failures:
-                    print(f"   {name}: first failure: {fetched.failures[0]}")
-                memory.append([f"after {name}", *rss_mb(workers)])
-            memory.append(["RSS now", *rss_mb(workers, "VmRSS")])
-            errors = server.error_lines()
-        finally:
-            server.stop()
+    with _load.running("bench-media-", _load.emptied(args.database_url), args) as rig:
+        workers = rig.app.worker_pids()
+        links = {
+            "png 100 kB": keep(rig.config, samples["png 100 kB"], "parcel.png"),
+            "mp4 5 MB": keep(rig.config, samples["mp4 moov first"], "clip.mp4"),
+        }
+        c.http_request("GET", links["png 100 kB"])  # each worker's first request
+        memory.append(["after start", *rss_mb(workers)])
+        for name, url in links.items():
+            data = samples["png 100 kB" if name.startswith("png") else "mp4 moov first"]
+            fetched = fetch_for(url, data, args.concurrency, args.seconds)
+            count = len(fetched.latencies)
+            p50, p99, _ = _load.spread_ms(fetched.latencies)
+            served.append(
+                [
+                    name,
+                    count,
+                    count / fetched.seconds,
+                    count * fetched.size / fetched.seconds / 1_000_000,
+                    p50,
+                    p99,
+                    len(fetched.failures),
+                ]
+            )
+            if fetched.failures:
+                print(f"   {name}: first failure: {fetched.failures[0]}")
+            memory.append([f"after {name}", *rss_mb(workers)])
+        memory.append(["RSS now", *rss_mb(workers, "VmRSS")])
+        errors = rig.app.error_lines()
     print()
     print(
         c.table(
@@ -224,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"   highest worker peak RSS: {peak:.0f} MB (goal < {GOAL_RSS_MB:.0f} MB): "
         f"{c.verdict(peak < GOAL_RSS_MB)}"
     )
-    if errors:
-        print(f"   the app logged {len(errors)} error line(s); first: {errors[0][:200]}")
+    _load.print_errors(errors)
     return 0
 
 

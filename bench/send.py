@@ -18,7 +18,6 @@ the burst's throughput) for `--seconds` give click-to-transactionId when the app
 from __future__ import annotations
 
 import argparse
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
+import _load
 
 from bot.core import ids
 
@@ -147,28 +147,22 @@ def run_phase(
     profile: str | None,
     name: str,
 ) -> Phase:
-    cpu_before = c.cpu_seconds(server.pids())
-    ticks = c.machine_ticks()
-    with c.profiled(server.worker_pids(), profile, name):
+    with _load.spent(server) as used, c.profiled(server.worker_pids(), profile, name):
         phase = click_all(server, stands, urls, drafts, rate)
         wait_shown(stands, phase, database_url, timeout=120)
-    phase.cpu = c.cpu_seconds(server.pids()) - cpu_before
-    phase.busy = c.machine_busy(ticks, c.machine_ticks())
+    phase.cpu, phase.busy = used.cpu, used.busy
     return phase
 
 
 def row(name: str, phase: Phase, rate: str) -> list[object]:
-    ms = [x * 1000 for x in phase.latencies()]
     return [
         name,
         len(phase.clicks),
         rate,
         phase.throughput(),
-        c.percentile(ms, 50),
-        c.percentile(ms, 99),
-        max(ms, default=0.0),
+        *_load.spread_ms(phase.latencies()),
         f"{phase.cpu / max(1, len(phase.clicks)) * 1000:.1f}",
-        f"{phase.busy * 100:.0f}%",
+        _load.percent(phase.busy),
     ]
 
 
@@ -178,10 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="steady clicks/s (default: half the burst's)")
     parser.add_argument("--seconds", type=float, default=10, help="length of the steady phase")
     parser.add_argument("--latency", type=float, default=0.05, help="provider latency (0.05 s)")
-    parser.add_argument("--workers", type=int, default=c.DEFAULT_WORKERS)
-    parser.add_argument("--threads", type=int, default=c.DEFAULT_THREADS)
-    parser.add_argument("--database-url", help="the app's database (default: SQLite in a temp dir)")
-    parser.add_argument("--profile", metavar="DIR", help="sample the app's workers with py-spy")
+    _load.add_options(parser, both_databases=False)
     args = parser.parse_args(argv)
 
     c.header(
@@ -189,45 +180,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"provider latency {args.latency * 1000:.0f} ms with status callbacks on, gunicorn "
         f"{args.workers} workers × {args.threads} threads",
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-send-") as tmp,
-        c.stands(latency=args.latency) as stands,
-    ):
-        urls = stands.urls()
-        database_url = args.database_url or f"sqlite:///{Path(tmp) / 'bot.sqlite3'}"
-        if args.database_url and database_url.startswith("postgresql"):
-            c.reset_database(database_url)
-        port = c.free_port()
-        config = c.write_config(
-            Path(tmp) / "config.yaml",
-            urls=urls,
-            public_base_url=f"http://127.0.0.1:{port}",
-            database_url=database_url,
+    with _load.running(
+        "bench-send-", _load.emptied(args.database_url), args, latency=args.latency
+    ) as rig:
+        server, stands, urls, config = rig.app, rig.stands, rig.urls, rig.config
+        database_url = rig.database_url
+        warm = make_drafts(config, urls["coffee"], 8)
+        run_phase(server, stands, urls, warm, None, database_url, None, "warm")
+        drafts = make_drafts(config, urls["coffee"], args.sends)
+        burst = run_phase(
+            server, stands, urls, drafts, None, database_url, args.profile, "send-burst"
         )
-        server = c.Server.app(
-            config,
-            port=port,
-            workers=args.workers,
-            threads=args.threads,
-            log_path=Path(tmp) / "app.log",
-        ).start()
-        try:
-            server.wait_workers(args.workers)
-            warm = make_drafts(config, urls["coffee"], 8)
-            run_phase(server, stands, urls, warm, None, database_url, None, "warm")
-            drafts = make_drafts(config, urls["coffee"], args.sends)
-            burst = run_phase(
-                server, stands, urls, drafts, None, database_url, args.profile, "send-burst"
-            )
-            rate = args.rate or max(1.0, round(burst.throughput() / 2, 1))
-            steady_drafts = make_drafts(config, urls["coffee"], max(1, int(rate * args.seconds)))
-            steady = run_phase(
-                server, stands, urls, steady_drafts, rate, database_url, None, "send-steady"
-            )
-            counts = stands.provider_counts()
-            errors = server.error_lines()
-        finally:
-            server.stop()
+        rate = args.rate or max(1.0, round(burst.throughput() / 2, 1))
+        steady_drafts = make_drafts(config, urls["coffee"], max(1, int(rate * args.seconds)))
+        steady = run_phase(
+            server, stands, urls, steady_drafts, rate, database_url, None, "send-steady"
+        )
+        counts = stands.provider_counts()
+        errors = server.error_lines()
     clicked = len(warm) + len(burst.clicks) + len(steady.clicks)
     print()
     titles = ["phase", "clicks", "offered /s", "sends/s", "p50 ms", "p99 ms", "max ms"]
@@ -249,8 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"   {name}: {phase.missing} transactionId(s) never shown, "
                 f"{len(phase.ack_failures)} click(s) not acknowledged"
             )
-    if errors:
-        print(f"   the app logged {len(errors)} error line(s); first: {errors[0][:200]}")
+    _load.print_errors(errors)
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _common as c
+from bench import _load
 from bench.callbacks import Planned, prepare
 
 GOAL_SECONDS = 3.0
@@ -54,19 +55,8 @@ def run(database_url: str, args: argparse.Namespace) -> bool:
         urls = stands.urls()
         servers = []
         for name in ("a", "b"):
-            port = c.free_port()
-            config = c.write_config(
-                Path(tmp) / f"config-{name}.yaml",
-                urls=urls,
-                public_base_url=f"http://127.0.0.1:{port}",
-                database_url=database_url,
-            )
-            server = c.Server.app(
-                config,
-                port=port,
-                workers=args.workers,
-                log_path=Path(tmp) / f"{name}.log",
-                name=name,
+            config, server = _load.launch(
+                Path(tmp), urls, database_url, workers=args.workers, name=name
             )
             server.own_group = True  # killed with its workers
             servers.append((server, config))

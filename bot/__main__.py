@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 import sqlalchemy as sa
 
 from bot.core import config as config_module
-from bot.core import tokens
+from bot.core import phones, tokens
 from bot.core.config import Config, ConfigError
 from bot.core.logs import LOG_FORMATS, LogFormat, use_format
 from bot.server import DEFAULT_THREADS, DEFAULT_WORKERS
@@ -260,6 +260,50 @@ def _unreachable(database_url: str, exc: sa.exc.DBAPIError) -> CommandLineError:
     )
 
 
+def cmd_forget(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from bot.usecases.forget import Forgetting, NothingToForget
+
+    try:
+        number = phones.normalize(args.number)
+    except phones.InvalidNumber as exc:
+        raise CommandLineError(str(exc), EXIT_USAGE) from None
+    config = _load(args, env)
+    _migrate(config.database_url)
+    store = Store.from_url(config.database_url, pool_size=2)
+    try:
+        forgetting = Forgetting(store=store)
+        try:
+            outcome = forgetting.forget(number)
+        except NothingToForget as exc:
+            raise CommandLineError(str(exc)) from None
+        print("\n".join(outcome.describe()), file=out)
+        if not outcome.rows_to_edit:
+            return EXIT_OK
+        if args.wait <= 0:
+            print(forgetting.left_to_the_app(outcome), file=out)
+            return EXIT_OK
+        # What failed is said in a line, not as the passes' and the client's tracebacks.
+        quiet = [] if logger.isEnabledFor(logging.DEBUG) else ["bot.usecases", "slack_sdk"]
+        levels = {name: logging.getLogger(name).level for name in quiet}
+        for name in quiet:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        from bot.app import build_services
+
+        services = build_services(config, store=store)
+        try:
+            done = forgetting.bring_slack_up_to_date(services.renderer, outcome, timeout=args.wait)
+        finally:
+            services.renderer.close()
+            services.executor.shutdown(wait=True)
+            services.provider.close()
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+        print(done.describe(args.wait), file=out)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from bot.app import create_app
     from bot.server import graceful_timeout, metrics_directory, serve, use_log_format
@@ -375,6 +419,22 @@ def build_parser() -> argparse.ArgumentParser:
     exporting.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="(csv)")
     exporting.add_argument(
         "--output", metavar="PATH", help="file to write, replaced once complete (stdout)"
+    forget = add(
+        "forget",
+        cmd_forget,
+        "erase one customer's content and kept files now, mask their number in every record, "
+        "edit the Slack messages that show them, and print how many records changed",
+    )
+    forget.add_argument(
+        "number", metavar="NUMBER", help="the customer's number, e.g. +573001234567"
+    )
+    forget.add_argument(
+        "--wait",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to edit Slack from here before leaving the rest to a running app "
+        "(default 300; 0 leaves it all to the app)",
     )
 
     serve = add("serve", cmd_serve, "run the HTTP app on gunicorn")

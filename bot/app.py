@@ -27,6 +27,8 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
+from bot.usecases.replies import Replies
+from bot.usecases.retention import Retention
 from bot.usecases.sending import SendService
 from bot.usecases.services import Services
 from bot.usecases.slack_health import SlackTokenHealth
@@ -114,13 +116,19 @@ def build_services(
     )
     intake = StatusIntake(config=config, store=store, renderer=renderer, metrics=metrics)
     names = UserNames(client=client)
+    conversations = Conversations(config=config, store=store, renderer=renderer, metrics=metrics)
     files = FileShares(
-        config=config, store=store, client=client, sending=sending, media=media, names=names
+        config=config,
+        store=store,
+        client=client,
+        sending=sending,
+        media=media,
+        names=names,
+        conversations=conversations,
     )
     home = HomeTabs(config=config, store=store, client=client, sending=sending)
     renderer.on_change = lambda send: home.refresh(send.user_id)
-    groups = GroupSends(sending=sending, renderer=renderer)
-    conversations = Conversations(config=config, store=store, renderer=renderer, metrics=metrics)
+    groups = GroupSends(sending=sending, renderer=renderer, conversations=conversations)
     conversations.on_conversation_change = home.conversation_changed
     deliveries = Deliveries(sending=sending, groups=groups, renderer=renderer)
     deliveries.on_sent = lambda send: conversations.answered(send.sender_alias, send.recipient)
@@ -146,6 +154,14 @@ def build_services(
         metrics=metrics,
         conversations=conversations,
         inbound=InboundIntake(config=config, store=store, renderer=renderer, metrics=metrics),
+        replies=Replies(
+            config=config,
+            store=store,
+            sending=sending,
+            conversations=conversations,
+            deliveries=deliveries,
+        ),
+        retention=Retention(config=config, store=store),
     )
 
 

@@ -31,12 +31,12 @@ def test_migrate_creates_the_tables_then_has_nothing_to_do(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     assert migrate(tmp_path, url) == (
         0,
-        "Created the tables in an empty database: now at revision 0002.\n",
+        "Created the tables in an empty database: now at revision 0003.\n",
         "",
     )
     assert migrate(tmp_path, url) == (
         0,
-        "The database is already at revision 0002, the newest: nothing to do.\n",
+        "The database is already at revision 0003, the newest: nothing to do.\n",
         "",
     )
 
@@ -48,7 +48,7 @@ def test_migrate_recognises_a_database_made_by_0_1_0(tmp_path: Path) -> None:
     assert code == 0
     assert out == (
         "Recognised a database made by version 0.1.0 and marked it as revision 0001 "
-        "and upgraded it to 0002; every row kept. Now at revision 0002.\n"
+        "and upgraded it to 0003; every row kept. Now at revision 0003.\n"
     )
 
 

@@ -6,6 +6,7 @@ from bot.core.slacktext import decode
 from bot.slack.commands import (
     CommandError,
     HelpRequest,
+    HistoryRequest,
     OptOutsRequest,
     SendRequest,
     StatusRequest,
@@ -73,6 +74,20 @@ def test_status() -> None:
     assert parse("status 077da1d0-e089") == StatusRequest("077da1d0-e089")
 
 
+def test_history_of_a_number_or_a_contact() -> None:
+    assert parse("history +573001234567") == HistoryRequest("+573001234567")
+    assert parse("  HISTORY acme-ops ") == HistoryRequest("acme-ops")
+    # a number may be written with spaces, as it often is copied
+    assert parse("history +57 300 123 4567") == HistoryRequest("+57 300 123 4567")
+    # Slack's autolinked number, and a sender anywhere
+    assert parse("history <tel:+573001234567|+573001234567> from:sales") == HistoryRequest(
+        "+573001234567", sender_alias="sales"
+    )
+    assert parse("from:sales history 573001234567") == HistoryRequest("573001234567", "sales")
+    # checked later, like a send's recipient: the grammar keeps what was typed
+    assert parse("history +57300") == HistoryRequest("+57300")
+
+
 @pytest.mark.parametrize("text", ["optouts", "OPTOUTS", " opt-outs ", "optout"])
 def test_optouts(text: str) -> None:
     assert parse(text) == OptOutsRequest()
@@ -86,7 +101,7 @@ def test_optouts_of_one_sender() -> None:
 def test_an_unknown_first_word_names_optouts_among_the_commands() -> None:
     with pytest.raises(CommandError) as info:
         parse("unsubscribed")
-    assert "status, optouts or help" in str(info.value)
+    assert "status, history, optouts or help" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +118,8 @@ def test_an_unknown_first_word_names_optouts_among_the_commands() -> None:
         ("text +573001234567", "message is missing", "text"),
         ("text", "Say who to send the text to", "text"),
         ("status", "one transactionId", "status"),
+        ("history", "Say whose history to show", "history +573001234567"),
+        ("history from:sales", "Say whose history to show", "history"),
         ("optouts +573001234567", "takes nothing after it", "optouts"),
         ("image +573001234567 https://x/a.png from:", "must be followed", "from:"),
         ("from:a from:b image 1 https://x/a.png", "one sender only", "from:"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -70,7 +71,9 @@ def status_of(url: str, method: str = "GET", body: bytes | None = None) -> tuple
         conn.close()
 
 
-def test_the_demo_walks_three_sends_and_shows_their_threads(tmp_path: Path) -> None:
+def test_the_demo_walks_three_sends_and_a_conversation_and_shows_their_threads(
+    tmp_path: Path,
+) -> None:
     secrets_file = tmp_path / "secrets.json"
     started = time.monotonic()
     result = subprocess.run(
@@ -90,11 +93,13 @@ def test_the_demo_walks_three_sends_and_shows_their_threads(tmp_path: Path) -> N
     found = sections(out)
     provider = section(found, "What the provider received")
     issued = TRANSACTION_ID.findall(provider)
-    assert len(set(issued)) == 3, provider
-    assert provider.count("Authorization: Bearer [redacted") == 3
+    assert len(set(issued)) == 4, provider
+    assert provider.count("Authorization: Bearer [redacted") == 4
 
+    # the demo's customers have not written: each confirmation says so, its button `Send anyway`
     image = section(found, "1. ")
-    assert "[Send] [Cancel]" in image
+    assert "[Send anyway] [Cancel]" in image and "clicks [Send anyway]" in image
+    assert "no message from this customer in the last 24 h" in image
     assert "The best coffee in the town!" in image
     first = thread_part(image)
     assert issued[0] in first
@@ -102,18 +107,33 @@ def test_the_demo_walks_three_sends_and_shows_their_threads(tmp_path: Path) -> N
     assert all(status in first for status in ("QUEUE", "DELIVERED", "READ"))
 
     pdf = section(found, "2. ")
-    assert "invoice-1042.pdf" in pdf and "[Send]" in pdf
+    assert "invoice-1042.pdf" in pdf and "[Send anyway]" in pdf
     second = thread_part(pdf)
     assert issued[1] in second
     assert "@bob sent a document" in second and "READ" in second
 
     failure = section(found, "3. ")
-    assert "[Send] [Cancel]" in failure
+    assert "[Send anyway] [Cancel]" in failure
     third = thread_part(failure)
     assert issued[2] in third
     # the failure in plain words, and the provider's own reason
     assert "BLACKLISTED" in third and "block list" in third
     assert "The recipient has blocked messages from this business number" in third
+
+    # the first send's customer answers with a text and a photo; @alice replies from the thread
+    answer = section(found, "4. ")
+    assert 'writes on WhatsApp: "Thanks! The coffee arrived' in answer
+    assert "clicks [Reply]" in answer
+    modal = answer.split("The modal @alice sees:", 1)[1].split("clicks [Send]", 1)[0]
+    assert "Reply on WhatsApp" in modal and "open until" in modal and "23 h left" in modal
+    assert "[Cancel]  [Send]" in modal
+    conversation = thread_part(answer)
+    assert issued[0] in conversation and issued[3] in conversation  # one thread, both sends
+    assert "*Ana Gómez* (+573001234567) wrote to *Support*" in conversation
+    assert "parcel.jpg (JPG" in conversation and "[Reply]" in conversation
+    assert "Glad it arrived! Your next order ships on Monday." in conversation
+    assert conversation.index(issued[3]) > conversation.index("parcel.jpg")
+    assert "READ" in conversation.split(issued[3], 1)[1]
 
     # mrkdwn is made readable: no raw mentions, dates or escapes reach the reader
     for raw in ("<@U0", "<!date", "&lt;", "&gt;", "&amp;"):
@@ -171,6 +191,16 @@ def test_keep_running_serves_until_ctrl_c_then_stops_everything(tmp_path: Path) 
         assert callback, text
         status, answer = status_of(callback.group(1), "POST", b'{"status": "DELIVERED"}')
         assert status == 200 and answer["duplicate"] is True and answer["shown"] == "READ"
+        customer = re.search(
+            r"curl -s -d '(\{.*\})' '(http://\S+/_standin/customer-message)'", text
+        )
+        assert customer, text
+        status, answer = status_of(customer.group(2), "POST", customer.group(1).encode())
+        assert status == 200 and answer["status"] == 200 and answer["shape"] == "json"
+        while not any("wrote: Is it still on time?" in line for line in seen):
+            assert time.monotonic() < deadline, "".join(seen)
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=1))
 
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

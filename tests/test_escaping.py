@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,18 @@ from hypothesis import strategies as st
 
 from bot import blocks
 from bot.blocks import SlackMessage
+from bot.blocks.files import send_anyway_modal
+from bot.blocks.history import (
+    ShownItem,
+    find_customer,
+    find_problem_blocks,
+    history_blocks,
+    history_message,
+)
 from bot.core.config import Sender
+from bot.core.history import Direction, HistoryItem
+from bot.core.records import ConversationRecord
+from bot.core.window import Window
 from bot.media.remote import RemoteMedia
 from bot.slack import clicks
 from bot.store import BatchRecord, SendRecord, SendState, SendSummary, StatusRow
@@ -78,6 +89,23 @@ def hostile_row(**values: Any) -> StatusRow:
 
 def hostile_sender() -> Sender:
     return Sender("support", "15550001111", "Support " + HOSTILE + FORGED_LINES)
+
+
+OPEN = Window(NOW - timedelta(hours=1), now=NOW)
+CLOSED = Window(None, now=NOW)
+
+
+def hostile_opt_out() -> ConversationRecord:
+    """A customer who opted out with a hostile message."""
+    return ConversationRecord(
+        id="c1",
+        created_at=NOW,
+        updated_at=NOW,
+        sender_alias="support",
+        customer=HOSTILE,
+        opted_out_at=NOW,
+        opted_out_why=f'they wrote "{HOSTILE}{FORGED_LINES}"',
+    )
 
 
 def mrkdwn_of(node: Any) -> Iterator[str]:
@@ -204,6 +232,7 @@ def test_confirmation() -> None:
     message = blocks.confirmation(
         send,
         hostile_sender(),
+        window=OPEN,
         recipient_label=HOSTILE,
         checked=RemoteMedia("https://x", HOSTILE, 10, None, "127.0.0.1"),
     )
@@ -213,7 +242,7 @@ def test_confirmation() -> None:
 
 
 def test_confirmation_of_media_with_a_caption() -> None:
-    message = blocks.confirmation(hostile_send(body=HOSTILE), SUPPORT)
+    message = blocks.confirmation(hostile_send(body=HOSTILE), SUPPORT, window=CLOSED)
     assert_inert(texts_of(message))
     assert_quoted(texts_of(message))
 
@@ -261,7 +290,8 @@ def test_status_lookup() -> None:
     assert_escaped(texts_of(message))
 
 
-def test_file_offer() -> None:
+@pytest.mark.parametrize("window", [OPEN, CLOSED])
+def test_file_offer(window: Window) -> None:
     message = blocks.file_offer(
         hostile_send(state=SendState.DRAFT, provider_status=None),
         hostile_sender(),
@@ -269,9 +299,25 @@ def test_file_offer() -> None:
         format_name=HOSTILE,
         size=2048,
         dropped_text=False,
+        window=window,
     )
     assert_inert(texts_of(message))
     assert_quoted(texts_of(message))
+    assert_escaped(texts_of(message))
+
+
+def test_file_offer_to_a_default_recipient_who_opted_out() -> None:
+    message = blocks.file_offer(
+        hostile_send(state=SendState.DRAFT, provider_status=None, recipient=""),
+        hostile_sender(),
+        file_name=HOSTILE + FORGED_LINES,
+        format_name=HOSTILE,
+        size=2048,
+        dropped_text=False,
+        window=None,
+        opted_out=hostile_opt_out(),
+    )
+    assert_inert(texts_of(message))
     assert_escaped(texts_of(message))
 
 
@@ -294,7 +340,21 @@ def test_offer_cancelled_and_the_modals() -> None:
         metadata="{}",
     )
     problem = blocks.modal_problem(HOSTILE + FORGED_LINES, HOSTILE)
-    for view in (modal, problem):
+    anyway = [
+        send_anyway_modal(
+            hostile_sender(),
+            to=HOSTILE,
+            windows=[CLOSED, OPEN],
+            opted_out=[hostile_opt_out()],
+            group=group,
+            file_name=HOSTILE + FORGED_LINES,
+            format_name=HOSTILE,
+            size=10,
+            metadata="{}",
+        )
+        for group in (None, "VIP " + HOSTILE + FORGED_LINES)
+    ]
+    for view in (modal, problem, *anyway):
         assert_inert(list(mrkdwn_of(view)))
         for text in plain_of(view):
             assert not any(c in text for c in BIDI) and "\n" not in text
@@ -325,7 +385,12 @@ def batch_record(**values: Any) -> BatchRecord:
 def test_group_confirmation() -> None:
     sample = hostile_send(kind="text", body="Hi" + FORGED_LINES, batch_id="b1")
     message = blocks.group_confirmation(
-        batch_record(), sample, hostile_sender(), ["+573001234567", HOSTILE]
+        batch_record(),
+        sample,
+        hostile_sender(),
+        ["+573001234567", HOSTILE],
+        windows=[OPEN, CLOSED],
+        opted_out=[hostile_opt_out()],
     )
     assert_inert(texts_of(message))
     assert_quoted(texts_of(message))
@@ -337,6 +402,9 @@ def test_group_progress() -> None:
         hostile_send(id="m1", provider_status="FAILED " + HOSTILE),
         hostile_send(id="m2", provider_status="ODD " + HOSTILE),
         hostile_send(id="m3", provider_status=None, state=SendState.SENDING),
+        hostile_send(  # skipped: opted out
+            id="m4", recipient=HOSTILE, provider_status=None, state=SendState.CANCELLED
+        ),
     ]
     message = blocks.group_progress(batch_record(), members, hostile_sender())
     assert_inert(texts_of(message))
@@ -379,6 +447,65 @@ def test_home() -> None:
     texts = list(mrkdwn_of(view))
     assert_inert(texts)
     assert_escaped(texts, fallback=False)
+
+
+def hostile_history() -> list[ShownItem]:
+    """A send and a customer's message whose every outside field is hostile."""
+    common: dict[str, Any] = dict(
+        at=NOW,
+        sender_alias="support",
+        customer=HOSTILE,
+        kind="text " + HOSTILE,
+        text=HOSTILE + FORGED_LINES,
+        channel_id="C0123 " + HOSTILE,
+        thread_ts=HOSTILE,
+    )
+    send = HistoryItem(
+        id="s1",
+        direction=Direction.SENT,
+        status=HOSTILE,
+        state=SendState.SENT,
+        transaction_id=HOSTILE,
+        user_id="U0ALICE> " + HOSTILE,
+        **common,
+    )
+    message = HistoryItem(
+        id="m1", direction=Direction.RECEIVED, customer_name=HOSTILE + FORGED_LINES, **common
+    )
+    label = "Support " + HOSTILE + FORGED_LINES
+    link = "https://x.example/a|" + HOSTILE
+    return [ShownItem(send, label, link), ShownItem(message, label, link)]
+
+
+def test_history() -> None:
+    items = hostile_history()
+    for message in (
+        history_message(HOSTILE, HOSTILE + FORGED_LINES, items, more=True),
+        history_message(HOSTILE, None, []),
+    ):
+        assert_inert(texts_of(message))
+        assert_escaped(texts_of(message))
+    shown = texts_of(history_message("+573001234567", None, items))
+    assert_escaped(shown, fallback=False)
+    # what the customer wrote is previewed on one quoted line: no line of it stands alone
+    previews = [line for t in shown for line in t.splitlines() if line.startswith(">")]
+    assert len(previews) == 2 and all(HOSTILE[:9].replace("<", "&lt;") in p for p in previews)
+
+
+def test_find_a_customer_in_the_home_tab() -> None:
+    results = history_blocks(HOSTILE, HOSTILE, hostile_history())
+    view = blocks.home(
+        channels=[],
+        anywhere=[SUPPORT],
+        may_send=True,
+        sends=[],
+        total=0,
+        find=find_customer(HOSTILE + FORGED_LINES, [*results, *find_problem_blocks(HOSTILE)]),
+    )
+    texts = list(mrkdwn_of(view))
+    assert_inert(texts)
+    assert_escaped(texts, fallback=False)
+    assert not any(c in text for text in plain_of(view) for c in BIDI + "\n")
 
 
 @pytest.mark.parametrize("state", [SendState.SENT, SendState.FAILED])

@@ -387,7 +387,7 @@ def test_several_processes_migrating_at_once_upgrade_once(
     outs = sorted(out.strip() for out, _ in said)
     assert [out.split(":")[0] for out in outs] == [
         "Created the tables in an empty database",
-        *["The database is already at revision 0002, the newest"] * 3,
+        *[f"The database is already at revision {Migrations().head}, the newest"] * 3,
     ], said
     assert revision_of(empty_database_url) == Migrations().head
 
@@ -471,5 +471,142 @@ def test_a_database_at_0001_with_rows_gains_conversations_and_keeps_every_row(
         found = store.find_conversation(sent.sender_alias, sent.recipient)
         assert found is not None and found.waiting_since is not None
         assert store.newest_send_thread(sent.sender_alias, sent.recipient) is not None
+    finally:
+        store.close()
+
+
+def _every_row(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, all its columns, by primary key."""
+    engine = sa.create_engine(url)
+    try:
+        tables = sa.MetaData()
+        tables.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                table.name: [
+                    dict(row)
+                    for row in conn.execute(
+                        table.select().order_by(*table.primary_key.columns)
+                    ).mappings()
+                ]
+                for table in tables.sorted_tables
+                if table.name != "alembic_version"
+            }
+    finally:
+        engine.dispose()
+
+
+def _customers_at_0002(url: str, customer: str) -> None:
+    """A conversation and two customer messages, in the tables as revision 0002 made them
+    (read from the database: the migrations are frozen, so this is 0002's shape)."""
+    engine = sa.create_engine(url)
+    tables = sa.MetaData()
+    tables.reflect(engine, only=["conversations", "inbound_messages"])
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            tables.tables["conversations"].insert(),
+            {
+                "id": "c" * 32,
+                "created_at": now,
+                "updated_at": now,
+                "sender_alias": "support",
+                "customer": customer,
+                "customer_name": "Ana",
+                "channel_id": "C0123SUPPORT",
+                "thread_ts": "1733300000.000100",
+                "waiting_since": now,
+                "opted_out_at": now,
+                "opted_out_why": "the customer wrote STOP",
+            },
+        )
+        for number, text in ((1, "hola"), (2, "STOP")):
+            conn.execute(
+                tables.tables["inbound_messages"].insert(),
+                {
+                    "id": f"{number}" * 32,
+                    "received_at": now,
+                    "conversation_id": "c" * 32,
+                    "sender_alias": "support",
+                    "customer": customer,
+                    "dedup_key": f"id:wamid.{number}",
+                    "shape": "json",
+                    "kind": "image",
+                    "text": text,
+                    "customer_name": "Ana",
+                    "attachments": json.dumps(
+                        [{"url": "https://p.example/1", "file_name": "a.jpg"}]
+                    ),
+                    "raw": json.dumps({"user": customer.lstrip("+"), "text": text}),
+                    "channel_id": "C0123SUPPORT",
+                    "message_ts": f"1733300000.00010{number}",
+                    "shown_at": now,
+                },
+            )
+    engine.dispose()
+
+
+def test_a_database_at_0002_with_rows_gains_retention_and_keeps_every_row(
+    empty_database_url: str,
+) -> None:
+    """The previous version's database (revision 0002: sends, statuses, callbacks, kept
+    files, a group, conversations and customers' messages) upgraded: every row kept as it was,
+    nothing marked as removed or purged, the old links still serve their bytes, and retention
+    and forgetting work on the rows."""
+    old = schema_0_1_0.create(empty_database_url, link_secret=SECRET)
+    stamp(empty_database_url, FIRST)
+    upgrade_to(empty_database_url, "0002")
+    sent = schema_0_1_0.read_all(empty_database_url)["sends"]
+    customer = next(row["recipient"] for row in sent if row["id"] == old.send_id)
+    _customers_at_0002(empty_database_url, customer)
+    before = _every_row(empty_database_url)
+
+    said = migrate(empty_database_url)
+
+    assert (
+        said == f"Upgraded the database from revision 0002 to {Migrations().head}; every row kept."
+    )
+    after = _every_row(empty_database_url)
+    new_columns = {
+        "media": {"purged_at"},
+        "sends": {"content_removed_at"},
+        "inbound_messages": {"content_removed_at"},
+        "conversations": {"forgotten_at"},
+    }
+    assert set(after) == set(before)
+    for table, rows in before.items():
+        assert len(after[table]) == len(rows), table
+        added = new_columns.get(table, set())
+        for old_row, new_row in zip(rows, after[table], strict=True):
+            assert {k: v for k, v in new_row.items() if k not in added} == old_row, table
+            assert all(new_row[column] is None for column in added), table
+    assert {name: len(rows) for name, rows in after.items()} == {
+        "batches": 1,
+        "callbacks": 8,
+        "conversations": 1,
+        "flags": 0,
+        "home_views": 1,
+        "inbound_messages": 2,
+        "media": 2,
+        "sends": 7,
+        "slack_events": 1,
+        "statuses": 7,
+    }
+    store = Store.from_url(empty_database_url)
+    try:
+        kept = store.get_media("m" * 32, with_data=False)
+        assert kept is not None and kept.purged_at is None
+        assert b"".join(store.media_chunks(kept.id, size=kept.size)) == old.media_bytes
+        message = store.get_inbound("1" * 32)
+        assert message is not None and message.content_removed_at is None
+        conversation = store.get_conversation("c" * 32)
+        assert conversation is not None and conversation.forgotten_at is None
+        send = store.get_send(old.send_id)
+        assert send is not None and send.content_removed_at is None
+        done = store.forget_customer(
+            customer, "+57300•••4567", "[removed on request]", datetime.now(UTC)
+        )
+        assert (done.inbound_messages, done.conversations, done.opted_out) == (2, 1, 1)
+        assert done.sends >= 1
     finally:
         store.close()

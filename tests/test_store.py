@@ -468,3 +468,10 @@ def test_a_new_status_takes_a_free_render_lease_and_reports_a_held_one(store: St
     after = take("READ", 50, owner=None)
     assert after.lease.owner is None and after.lease.rendered_at == wrote_at
     assert take("READ", 50).lease == store_module.Lease()  # a duplicate changes nothing
+
+
+def test_the_package_s_conversations_is_the_table_not_the_module_of_that_name() -> None:
+    import bot.store
+    from bot.store import schema
+
+    assert bot.store.conversations is schema.conversations

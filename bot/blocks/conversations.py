@@ -22,7 +22,7 @@ from bot.core.config import Sender
 from bot.core.records import ConversationRecord, InboundRecord
 from bot.core.window import Window
 
-_KIND_EMOJI = {
+RECEIVED_KIND_EMOJI = {
     "image": ":frame_with_picture:",
     "video": ":movie_camera:",
     "audio": ":sound:",
@@ -51,7 +51,7 @@ def customer_message(
     """A customer's message as the thread shows it. `waiting` (for a thread's root only) says
     whether a reply is waiting; a message that can be answered carries the `Reply` button."""
     who = customer_line(message.customer, message.customer_name)
-    emoji = _KIND_EMOJI.get(message.kind, ":speech_balloon:")
+    emoji = RECEIVED_KIND_EMOJI.get(message.kind, ":speech_balloon:")
     headline = f"{emoji} {who} wrote to *{esc(sender.label)}* (+{sender.number}) on WhatsApp"
     blocks: list[Block] = [section(headline)]
     if message.text:

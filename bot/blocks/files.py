@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.blocks.sends import confirmation_closed
+from bot.blocks.conversations import opted_out_line, window_line
+from bot.blocks.groups import group_window_line, skipped_line
+from bot.blocks.sends import confirmation_closed, send_label
 from bot.blocks.text import (
     Block,
     SlackMessage,
@@ -19,7 +21,8 @@ from bot.blocks.text import (
 )
 from bot.core import ids
 from bot.core.config.model import Sender
-from bot.core.records import SendRecord
+from bot.core.records import ConversationRecord, SendRecord
+from bot.core.window import Window
 
 # --- files shared in Slack -------------------------------------------------------------------
 
@@ -32,8 +35,14 @@ def file_offer(
     format_name: str,
     size: int,
     dropped_text: bool,
+    window: Window | None,
+    opted_out: ConversationRecord | None = None,
 ) -> SlackMessage:
-    """The reply in a shared file's thread: what would go out, with Send / Choose / Cancel."""
+    """The reply in a shared file's thread: what would go out, with Send / Choose / Cancel.
+
+    With a recipient, `window` is WhatsApp's window with them (`Send anyway` when closed); a
+    channel's default recipient who opted out (`opted_out`, the draft then has no recipient) is
+    said, and only another recipient can be chosen."""
     to = f"*{esc(send.recipient)}*" if send.recipient else "_choose a recipient_"
     lines = [
         f":paperclip: Send *{esc(file_name)}* ({esc(format_name)}, {size_text(size)}) on WhatsApp?",
@@ -45,9 +54,14 @@ def file_offer(
         lines.append(labelled("File name", send.file_name))
     if dropped_text:
         lines.append("_The message text is not sent: WhatsApp shows captions only on images._")
+    if send.recipient and window is not None:
+        lines.append(window_line(window))
+    if opted_out is not None:
+        lines.append(f":no_entry: {esc(opted_out_line(opted_out, sender))}")
     elements = []
     if send.recipient:
-        elements.append(button("Send", ids.SEND, send.id, "primary"))
+        label = send_label(window) if window is not None else "Send"
+        elements.append(button(label, ids.SEND, send.id, "primary"))
     elements.append(button("Choose recipient…", ids.CHOOSE_RECIPIENT, send.id))
     elements.append(button("Cancel", ids.CANCEL, send.id))
     text = f"Send {esc(file_name)} on WhatsApp?"
@@ -75,7 +89,9 @@ def offer_cancelled(file_name: str, user_id: str) -> SlackMessage:
     )
 
 
-def _modal_shell(blocks_: list[Block], *, metadata: str, submit: bool) -> Block:
+def _modal_shell(
+    blocks_: list[Block], *, metadata: str, submit: bool, submit_label: str = "Send"
+) -> Block:
     view: Block = {
         "type": "modal",
         "callback_id": ids.MODAL,
@@ -85,7 +101,7 @@ def _modal_shell(blocks_: list[Block], *, metadata: str, submit: bool) -> Block:
         "blocks": blocks_,
     }
     if submit:
-        view["submit"] = {"type": "plain_text", "text": "Send"}
+        view["submit"] = {"type": "plain_text", "text": submit_label}
     return view
 
 
@@ -155,4 +171,42 @@ def recipient_modal(
         ],
         metadata=metadata,
         submit=True,
+    )
+
+
+def send_anyway_modal(
+    sender: Sender,
+    *,
+    to: str,
+    windows: Sequence[Window],
+    opted_out: Sequence[ConversationRecord] = (),
+    group: str | None = None,
+    file_name: str,
+    format_name: str,
+    size: int,
+    metadata: str,
+) -> Block:
+    """The recipient modal once a choice is made that WhatsApp may refuse: someone outside the
+    window (or a group's members skipped), said before the file goes, with `Send anyway` (or
+    `Send` when the only news is who is skipped)."""
+    summary = f":paperclip: *{esc(file_name)}* ({esc(format_name)}, {size_text(size)})"
+    if group is not None:
+        who = f"group *{esc(group)}*, {len(windows)} recipients"
+        notes = [group_window_line(windows)]
+        if opted_out:
+            notes.append(skipped_line(opted_out))
+        label = "Send" if all(w.open for w in windows) else "Send anyway"
+    else:
+        who = f"*{esc(to)}*"
+        notes = [window_line(windows[0])] if windows else []
+        label = send_label(windows[0]) if windows else "Send"
+    lines = [summary, f"*To:* {who}   *From:* {esc(sender.label)} (+{sender.number})", *notes]
+    return _modal_shell(
+        [
+            section("\n".join(lines)),
+            context(f"Nothing is sent until you click *{label}*; *Cancel* sends nothing."),
+        ],
+        metadata=metadata,
+        submit=True,
+        submit_label=label,
     )

@@ -1,5 +1,5 @@
-"""The App Home tab: where the viewer may send, the conversations waiting for a reply, and
-the viewer's recent sends."""
+"""The App Home tab: where the viewer may send, the conversations waiting for a reply, "Find a
+customer", and the viewer's recent sends."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.blocks.conversations import customer_line
+from bot.blocks.history import status_label
 from bot.blocks.text import Block, context, esc, section, slack_date
-from bot.core import statuses
 from bot.core.config.model import Sender
-from bot.core.records import ConversationRecord, SendState, SendSummary
+from bot.core.records import ConversationRecord, SendSummary
 from bot.core.window import Window, time_left
 
 # --- App Home --------------------------------------------------------------------------------
@@ -19,16 +19,7 @@ MAX_VIEW_BLOCKS = 100
 
 
 def _send_line(send: SendSummary, sender_label: str) -> str:
-    if send.provider_status:
-        info = statuses.describe(send.provider_status)
-        status = f"{info.emoji} *{esc(info.name)}*"
-    else:
-        status = {
-            SendState.SENDING: ":hourglass_flowing_sand: *sending*",
-            SendState.SENT: ":outbox_tray: *accepted*",
-            SendState.FAILED: ":x: *not sent*",
-            SendState.UNKNOWN: ":warning: *unknown*",
-        }.get(send.state, esc(str(send.state)))
+    status = status_label(send.provider_status, send.state)
     return (
         f"{status} · {slack_date(send.created_at)} · {send.kind} to *{esc(send.recipient)}* "
         f"from {esc(sender_label)}\n`{esc(send.transaction_id or 'no transactionId')}`"
@@ -83,10 +74,11 @@ def home(
     total: int,
     waiting: Sequence[WaitingReply] | None = None,
     more_waiting: bool = False,
+    find: Sequence[Block] = (),
 ) -> Block:
     """The Home tab: where the viewer may send and from which numbers, the conversations
-    waiting for a reply in those channels (newest first; None leaves the list out), then the
-    viewer's sends."""
+    waiting for a reply in those channels (newest first; None leaves the list out), "Find a
+    customer" (`find`, the blocks of `history.find_customer`), then the viewer's sends."""
     where: list[str] = []
     if not may_send:
         where.append("You are not on the list of people who may send; ask an admin to add you.")
@@ -102,6 +94,7 @@ def home(
         section("*Where you can send*\n" + ("\n".join(where) or "No channel is set up yet.")),
         {"type": "divider"},
         *(_waiting_blocks(waiting, more_waiting) if waiting is not None else []),
+        *find,
         {"type": "header", "text": {"type": "plain_text", "text": "Your recent sends"}},
     ]
     room = MAX_VIEW_BLOCKS - len(view_blocks) - 1

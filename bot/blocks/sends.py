@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.blocks.examples import EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
+from bot.blocks.conversations import window_line
+from bot.blocks.examples import EXAMPLES, HISTORY_EXAMPLE, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.blocks.text import (
     SlackMessage,
     button,
@@ -21,6 +22,7 @@ from bot.blocks.text import (
 from bot.core import ids, statuses
 from bot.core.config.model import Sender
 from bot.core.records import MessageKind, SendRecord, SendState, StatusRow
+from bot.core.window import Window
 
 
 class CheckedMedia(Protocol):
@@ -67,14 +69,21 @@ def content_lines(send: SendRecord) -> list[str]:
 # --- confirmation ----------------------------------------------------------------------------
 
 
+def send_label(window: Window) -> str:
+    """The button that sends: `Send`, or `Send anyway` outside WhatsApp's window."""
+    return "Send" if window.open else "Send anyway"
+
+
 def confirmation(
     send: SendRecord,
     sender: Sender,
     *,
+    window: Window,
     recipient_label: str | None = None,
     checked: CheckedMedia | None = None,
 ) -> SlackMessage:
-    """The ephemeral question: what will go to whom, with `Send` and `Cancel`."""
+    """The ephemeral question: what will go to whom, whether WhatsApp's window is open, with
+    `Send` (`Send anyway` outside the window) and `Cancel`."""
     kind = MessageKind(send.kind)
     to = esc(send.recipient) + (f" ({esc(recipient_label)})" if recipient_label else "")
     summary = [
@@ -86,6 +95,8 @@ def confirmation(
     if checked is not None:
         size = f", {size_text(checked.size)}" if checked.size is not None else ""
         summary.append(f"*Checked:* :white_check_mark: {esc(checked.content_type or '?')}{size}")
+    summary.append(window_line(window))
+    label = send_label(window)
     text = f"Send {what(send)} on WhatsApp to {esc(send.recipient)} from {esc(sender.label)}?"
     return SlackMessage(
         text=text,
@@ -96,11 +107,11 @@ def confirmation(
                 "type": "actions",
                 "block_id": ids.CONFIRM_BLOCK,
                 "elements": [
-                    button("Send", ids.SEND, send.id, "primary"),
+                    button(label, ids.SEND, send.id, "primary"),
                     button("Cancel", ids.CANCEL, send.id),
                 ],
             },
-            context("Nothing is sent until you click *Send*."),
+            context(f"Nothing is sent until you click *{label}*."),
         ],
     )
 
@@ -119,6 +130,9 @@ def help_message() -> SlackMessage:
         f"• PDF: `{EXAMPLES[MessageKind.DOCUMENT]}`",
         f"• Text: `{EXAMPLES[MessageKind.TEXT]}`",
         f"• A send's record and status timeline: `{STATUS_EXAMPLE}`",
+        f"• A customer's history: `{HISTORY_EXAMPLE}` shows the last 20 messages sent to and "
+        "received from the number (or a contact name), with their statuses and threads; the "
+        "App Home's *Find a customer* shows the same",
         f"• Who opted out: `{OPTOUTS_EXAMPLE}` lists the do-not-send list of each sender "
         "allowed in this channel",
         "The recipient is a number with its country code or a contact name. The type may be "
@@ -184,7 +198,9 @@ def transaction_reply(send: SendRecord) -> SlackMessage:
 
 
 def outcome_reply(send: SendRecord, *, retry: bool = True) -> SlackMessage:
-    """Why a send did not go out (refused), or why nobody knows (no answer)."""
+    """Why a send did not go out (refused), or why nobody knows (no answer). A send whose
+    content was removed is never sent again: no `Retry`."""
+    retry = retry and send.content_removed_at is None
     reason = esc(send.error or "no reason given")
     if send.state is SendState.UNKNOWN:
         text = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from bot.core.config import Config
 from bot.core.errors import SendRefused
@@ -68,3 +69,69 @@ def may_see(send: SendRecord, *, channel_id: str | None, user_id: str | None) ->
         (send.channel_id and send.channel_id == channel_id)
         or (send.user_id and send.user_id == user_id)
     )
+
+
+@dataclass(frozen=True)
+class SeenWith:
+    """Where a person may see what was sent with one sender and received by it (a customer's
+    history): the same places where they could send with it.
+
+    `channels`: the configured channels that allow the sender (None: any channel, when no
+    channel is configured); `unplaced`: also the items in no channel (sent from the command
+    line, or a customer's message not shown in Slack yet), which count as being in the
+    sender's inbox channel, where its customers' conversations appear."""
+
+    sender_alias: str
+    channels: frozenset[str] | None
+    unplaced: bool
+
+    def covers(self, channel_id: str | None) -> bool:
+        if self.channels is None:
+            return True
+        return channel_id in self.channels if channel_id else self.unplaced
+
+
+def history_scope(config: Config, user_id: str | None) -> list[SeenWith]:
+    """Each configured sender whose items the person may see, and where; nothing for someone
+    who may not send at all (`access.allowed_users`). Their own sends they see too (`may_see`),
+    wherever made, as long as the sender is one of these."""
+    allowed = config.access.allowed_users
+    if allowed and (user_id or "") not in allowed:
+        return []
+    scope = []
+    for alias in config.senders:
+        if not config.channels:
+            scope.append(SeenWith(alias, None, unplaced=True))
+            continue
+        channels = frozenset(
+            channel_id
+            for channel_id, policy in config.channels.items()
+            if alias in policy.allowed_senders
+        )
+        if channels:
+            inbox = config.inbox_channel(alias)
+            scope.append(SeenWith(alias, channels, unplaced=inbox in channels))
+    return scope
+
+
+def within_channel(config: Config, scope: list[SeenWith], channel_id: str | None) -> list[SeenWith]:
+    """`scope` narrowed to what was sent and received in one channel (`/whatsapp history` shows
+    a channel's own items; the person's own sends are shown wherever made): the senders allowed
+    there, and items in no channel only where the channel is the sender's inbox."""
+    if channel_id is None:
+        return scope
+    narrowed = []
+    for seen in scope:
+        if seen.channels is not None and channel_id not in seen.channels:
+            # not sendable here: only the person's own sends with it
+            narrowed.append(SeenWith(seen.sender_alias, frozenset(), unplaced=False))
+            continue
+        inbox = config.inbox_channel(seen.sender_alias)
+        narrowed.append(
+            SeenWith(
+                seen.sender_alias,
+                frozenset({channel_id}),
+                unplaced=seen.unplaced and (seen.channels is None or inbox == channel_id),
+            )
+        )
+    return narrowed

@@ -30,3 +30,7 @@ REPLY_URL_BLOCK = "reply_url"
 REPLY_URL_INPUT = "reply_url_input"
 REPLY_CAPTION_BLOCK = "reply_caption"
 REPLY_CAPTION_INPUT = "reply_caption_input"
+
+# the App Home's "Find a customer": a number or contact entered shows that customer's history
+FIND_BLOCK = "whatsapp_find_customer"
+FIND_INPUT = "whatsapp_find_customer_input"

@@ -52,6 +52,33 @@ def normalize(raw: str) -> str:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
+MASK = "•••"
+
+
+def mask(number: str) -> str:
+    """A number no longer whole, as a forgotten customer's records keep it: the country code,
+    the first 3 and the last 4 digits (`+573001234567` → `+57300•••4567`); a shorter number
+    keeps fewer, so that at least 3 digits are always hidden."""
+    digits = number.strip().lstrip("+")
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+        country = str(parsed.country_code)
+        national = phonenumbers.national_significant_number(parsed)
+    except NumberParseException:
+        country, national = "", digits
+    if not national or not (country + national).isdigit():
+        country, national = "", digits
+    first = min(3, max(0, len(national) - 7))
+    last = min(4, max(0, len(national) - first - 3))
+    tail = national[len(national) - last :] if last else ""
+    return f"+{country}{national[:first]}{MASK}{tail}"
+
+
+def is_masked(text: str) -> bool:
+    """Whether a stored number is one `mask` made."""
+    return MASK in text
+
+
 def is_sender_number(text: str) -> bool:
     """A WhatsApp Business sender number as the provider wants it: 8 to 15 digits, no `+`."""
     return text.isascii() and text.isdigit() and 8 <= len(text) <= 15

@@ -95,8 +95,13 @@ class SendRecord(RenderedRecord):
     message_status: str | None = None
     status_shown: str | None = None
     reply_waiting: bool = False
+    content_removed_at: datetime | None = None  # caption, text and file name replaced
 
-    _TIMES: ClassVar[tuple[str, ...]] = (*RenderedRecord._TIMES, "provider_status_at")
+    _TIMES: ClassVar[tuple[str, ...]] = (
+        *RenderedRecord._TIMES,
+        "provider_status_at",
+        "content_removed_at",
+    )
 
 
 @dataclass(frozen=True)
@@ -174,12 +179,14 @@ class MediaRecord:
     file_name: str | None
     slack_file_id: str | None
     data: bytes | None = None
+    purged_at: datetime | None = None  # its bytes were deleted: its links answer 410
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> MediaRecord:
         values = dict(row)
         values["created_at"] = aware(values["created_at"])
         values["expires_at"] = aware(values["expires_at"])
+        values["purged_at"] = aware(values.get("purged_at"))
         if values.get("data") is not None:
             values["data"] = bytes(values["data"])
         return cls(**values)
@@ -227,6 +234,7 @@ class ConversationRecord(RenderedRecord):
         "waiting_since",
         "opted_out_at",
         "opted_in_at",
+        "forgotten_at",
     )
 
     id: str
@@ -247,6 +255,7 @@ class ConversationRecord(RenderedRecord):
     opted_out_at: datetime | None = None
     opted_out_why: str | None = None
     opted_in_at: datetime | None = None
+    forgotten_at: datetime | None = None  # `whatsapp-bot forget`: `customer` is masked
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
@@ -285,6 +294,7 @@ class InboundRecord:
     message_ts: str | None = None
     files_shown: str | None = None  # JSON: one entry per attachment, as it was shown
     shown_at: datetime | None = None
+    content_removed_at: datetime | None = None  # text, attachments and raw body replaced
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> InboundRecord:
@@ -292,6 +302,7 @@ class InboundRecord:
         values.pop("raw", None)
         values["received_at"] = aware(values["received_at"])
         values["shown_at"] = aware(values["shown_at"])
+        values["content_removed_at"] = aware(values.get("content_removed_at"))
         return cls(**values)
 
 

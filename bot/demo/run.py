@@ -17,7 +17,7 @@ from typing import TextIO
 
 from bot.demo.feed import Feed
 from bot.demo.show import Console, Readable, provider_view
-from bot.demo.stage import DemoError, Secrets, Stage
+from bot.demo.stage import CUSTOMER, CUSTOMER_NAME, DemoError, Secrets, Stage, inbound_url
 from bot.demo.walk import Thread, Walk
 
 EXIT_OK = 0
@@ -137,6 +137,17 @@ def _stay_up(stage: Stage, console: Console, feed: Feed) -> None:
     console.line(
         '  (a late status for send 1: the app answers 200 with "duplicate": true, '
         "and the thread stays at READ)"
+    )
+    customer = stage.provider.url + "/_standin/customer-message"
+    inbound = inbound_url(stage, "support")
+    console.line(
+        f'  curl -s -d \'{{"url": "{inbound}", "user": "{CUSTOMER}", '
+        f'"name": "{CUSTOMER_NAME}", "text": "Is it still on time?"}}\' \'{customer}\''
+    )
+    console.line(
+        "  (the stand-in provider forwards a customer's message to the app, as JSON: it joins "
+        'the first send\'s thread, with a Reply button; add "shape": "query" for the '
+        "provider's older mobile/mo/ts form)"
     )
     console.line("What Slack and the provider see from now on is printed as it happens.")
     feed.restart()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from bot.sandbox.images import jpeg
+
 # A 48×32 photo of a coffee cup, seen from above (made once with Pillow, which is not a runtime
 # dependency).
 COFFEE_JPEG = base64.b64decode(
@@ -19,6 +21,10 @@ COFFEE_JPEG = base64.b64decode(
     "n6/9oADAMBAAIRAxEAPwDFooqOZ/LiZ/QcVynUEkscf32A9qI54pDhHBPp0rKZi7FmOSe9AJByDgiqsTzGzRUNtKZY"
     "QzfeBwamqSgqOdDJCyjqRxUlFAGMQQcEYIpK1JbeOU5YEN6ikjtYo23DLEdM9qq5PKFpGY4MNwSc49KnoopFH//Z"
 )
+
+
+# The customer's photo of the parcel, sent back with their answer.
+PARCEL_JPEG = jpeg(64, 48, (150, 110, 70))
 
 
 def invoice_pdf(title: str) -> bytes:

@@ -23,12 +23,17 @@ _EMOJI = {
     "frame_with_picture": "🖼",
     "grey_question": "❔",
     "heavy_check_mark": "✔",
+    "hourglass": "⌛",
     "hourglass_flowing_sand": "⏳",
+    "large_green_circle": "🟢",
     "no_entry": "⛔",
     "outbox_tray": "📤",
     "page_facing_up": "📄",
     "paperclip": "📎",
     "receipt": "🧾",
+    "round_pushpin": "📍",
+    "movie_camera": "🎥",
+    "bust_in_silhouette": "👤",
     "repeat": "🔁",
     "sound": "🔉",
     "speech_balloon": "💬",
@@ -150,6 +155,19 @@ class Readable:
         if kind == "image":
             return [f"[image: {block.get('alt_text', '')}]"]
         return []
+
+    def view(self, view: Json) -> list[str]:
+        """A modal as its viewer reads it: title, blocks, inputs, and its buttons."""
+        lines = [f"[ {self._text(view.get('title'))} ]"]
+        for block in view.get("blocks") or []:
+            if block.get("type") == "input":
+                element = block.get("element") or {}
+                lines.append(f"{self._text(block.get('label'))}: [{element.get('type')} ]")
+            else:
+                lines.extend(self._block(block))
+        buttons = [self._text(view.get(key)) for key in ("close", "submit") if view.get(key)]
+        lines.append("  ".join(f"[{label}]" for label in buttons))
+        return lines
 
     def _text(self, obj: object) -> str:
         if not isinstance(obj, dict):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
+from bot.core import tokens
 from bot.demo.samples import COFFEE_JPEG
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.files import FileHost
@@ -23,6 +24,11 @@ SALES = "C0SALES"
 ALICE = "U0ALICE"
 BOB = "U0BOB"
 CUSTOMER = "+573001234567"
+CUSTOMER_NAME = "Ana Gómez"
+# The channel's default recipient, who gets the shared invoice: another customer than the first
+# send's, so that the first customer's answer joins the first send's thread (the newest send to
+# them from Support).
+ACCOUNTS = "+573005551234"
 BLOCKED_CUSTOMER = "+573009876543"
 
 # Seconds between the provider's status callbacks: slow enough to see the thread being edited.
@@ -89,13 +95,13 @@ def config_for(
             "sales": {"number": "15550002222", "label": "Sales"},
         },
         "default_sender": "support",
-        "contacts": {"acme-ops": CUSTOMER},
+        "contacts": {"acme-ops": CUSTOMER, "accounts": ACCOUNTS},
         "channels": {
             SUPPORT: {
                 "sender": "support",
                 "allowed_senders": ["support", "sales"],
                 "file_shares": True,
-                "default_recipient": CUSTOMER,
+                "default_recipient": "accounts",
             },
             SALES: {"sender": "sales"},
         },
@@ -201,3 +207,10 @@ class Stage:
         for stop in (self.provider.stop, self.slack.stop, self.files.stop):
             with contextlib.suppress(Exception):
                 stop()
+
+
+def inbound_url(stage: Stage, alias: str) -> str:
+    """The URL the provider is given for customers' messages to `alias`'s number (what
+    `whatsapp-bot inbound-url` prints for this stage's app)."""
+    token = tokens.sender_token(stage.secrets.link_secret, alias)
+    return f"{stage.url}/whatsapp/inbound/{token}"

@@ -10,17 +10,19 @@ from typing import Any, TypeVar
 
 from bot.core import ids
 from bot.demo.feed import Feed
-from bot.demo.samples import invoice_pdf
+from bot.demo.samples import PARCEL_JPEG, invoice_pdf
 from bot.demo.show import Console, Readable
 from bot.demo.stage import (
     ALICE,
     BLOCKED_CUSTOMER,
     BOB,
     CUSTOMER,
+    CUSTOMER_NAME,
     SALES,
     SUPPORT,
     DemoError,
     Stage,
+    inbound_url,
 )
 from bot.sandbox.driver import DriverResponse
 from bot.sandbox.provider import RecordedRequest
@@ -59,8 +61,9 @@ class Walk:
         self.feed = Feed(stage=stage, console=console, readable=readable)
 
     def all(self) -> list[Thread]:
-        """The three sends, one after the other, each printed as it goes."""
-        return [self.slash_image(), self.shared_pdf(), self.refused_text()]
+        """The three sends, then the customer's answer to the first, each printed as it goes."""
+        first = self.slash_image()
+        return [first, self.shared_pdf(), self.refused_text(), self.customer_answers(first)]
 
     # the three sends
 
@@ -90,7 +93,8 @@ class Walk:
             return replies[0] if replies else None
 
         shown = self.wait("the bot's offer in the file's thread", offer)
-        if find_element(shown.get("blocks"), ids.SEND) is None:
+        button = find_element(shown.get("blocks"), ids.SEND)
+        if button is None:
             raise DemoError(
                 f"The app answered the shared PDF without a Send button: "
                 f"{' '.join(self.readable.body(shown))}"
@@ -100,7 +104,7 @@ class Walk:
         self.console.lines(self.readable.thread(SUPPORT, slack.thread(SUPPORT, ts)), "    ")
         self.console.line()
         before = len(self.stage.provider.requests)
-        self.feed.say("@bob", "clicks [Send]")
+        self.feed.say("@bob", f"clicks [{_label(button[1])}]")
         click = self.stage.driver.click(ids.SEND, user=BOB, channel=SUPPORT, message=shown)
         _answered(click, "the click on Send")
         request = self._provider_answer(before)
@@ -118,6 +122,92 @@ class Walk:
         )
         text = f"text {BLOCKED_CUSTOMER} Your order 1042 has shipped and arrives tomorrow."
         return self._slash(title, user=BOB, channel=SALES, text=text, final=FAILURE)
+
+    def customer_answers(self, first: Thread) -> Thread:
+        """The customer of the first send answers with a text and a photo; @alice replies
+        from the thread, and the reply's transactionId and statuses follow there."""
+        title = "4. The customer answers the first send; @alice replies from its thread"
+        self.console.heading(title)
+        slack, provider = self.stage.slack, self.stage.provider
+        self.feed.restart()
+        photo = provider.host_attachment(PARCEL_JPEG, "parcel.jpg", "image/jpeg")
+        said = "Thanks! The coffee arrived, here is the parcel"
+        self.feed.say("customer", f'{CUSTOMER} writes on WhatsApp: "{said}", with a photo')
+        message = provider.customer_message(
+            inbound_url(self.stage, "support"),
+            user=CUSTOMER,
+            text=said,
+            name=CUSTOMER_NAME,
+            attachments=[{"url": photo, "fileName": "parcel.jpg", "caption": "the parcel"}],
+        )
+        if message.http_status != 200:
+            raise DemoError(
+                f"The app answered the customer's message with HTTP {message.http_status} "
+                f"instead of 200 ({message.response_body[:200]!r})."
+            )
+
+        def answered() -> Json | None:
+            thread = slack.thread(first.channel, first.ts)
+            found = next((m for m in thread if said in "\n".join(self.readable.body(m))), None)
+            uploaded = any(
+                f.get("name") == "parcel.jpg" for m in thread for f in m.get("files", [])
+            )
+            if (
+                found is None
+                or not uploaded
+                or find_element(found.get("blocks"), ids.REPLY) is None
+            ):
+                return None
+            return found
+
+        shown = self.wait("the customer's message and photo in the first send's thread", answered)
+        self._show_thread(first)
+        before = len(provider.requests)
+        views = set(slack.views)
+        self.feed.say("@alice", "clicks [Reply] on the customer's message")
+        click = self.stage.driver.click(ids.REPLY, user=ALICE, channel=first.channel, message=shown)
+        _answered(click, "the click on Reply")
+
+        def opened() -> Json | None:
+            return next(
+                (
+                    view
+                    for view_id, view in slack.views.items()
+                    if view_id not in views and view.get("callback_id") == ids.REPLY_MODAL
+                ),
+                None,
+            )
+
+        view = self.wait("the Reply modal", opened)
+        self.console.line()
+        self.console.line("  The modal @alice sees:")
+        self.console.lines(self.readable.view(view), "    ")
+        self.console.line()
+        answer = "Glad it arrived! Your next order ships on Monday."
+        self.feed.say("@alice", f'types "{answer}" and clicks [{view["submit"]["text"]}]')
+        submitted = self.stage.driver.submit_view(
+            view["id"], {ids.REPLY_TEXT_BLOCK: {ids.REPLY_TEXT_INPUT: answer}}, user=ALICE
+        )
+        _answered(submitted, "the Reply modal's submission")
+        request = self._provider_answer(before)
+        assert request.transaction_id is not None
+        reply = Thread(title, first.channel, first.ts, request.transaction_id, "READ")
+
+        def settled() -> bool:
+            if provider.pending_callbacks:
+                return False
+            texts = [
+                "\n".join(self.readable.body(m))
+                for m in slack.thread(first.channel, first.ts)
+                if m.get("bot_id")
+            ]
+            at = next((i for i, t in enumerate(texts) if reply.transaction_id in t), None)
+            return at is not None and any("READ" in t for t in texts[at + 1 :])
+
+        self.wait("the reply's transactionId and READ in the thread", settled)
+        self.feed.flush()
+        self._show_thread(reply)
+        return reply
 
     # steps
 
@@ -137,7 +227,8 @@ class Walk:
             return shown[seen] if len(shown) > seen else None
 
         confirmation = self.wait("the app's answer to the slash command", answer)
-        if find_element(confirmation.get("blocks"), ids.SEND) is None:
+        button = find_element(confirmation.get("blocks"), ids.SEND)
+        if button is None:
             raise DemoError(
                 "The app answered the slash command without a Send button: "
                 f"{' '.join(self.readable.body(confirmation))}"
@@ -148,7 +239,7 @@ class Walk:
         self.console.lines(self.readable.message(confirmation, note=note), "    ")
         self.console.line()
         before = len(self.stage.provider.requests)
-        self.feed.say(who, "clicks [Send]")
+        self.feed.say(who, f"clicks [{_label(button[1])}]")
         click = self.stage.driver.click(ids.SEND, user=user, channel=channel, message=confirmation)
         _answered(click, "the click on Send")
         request = self._provider_answer(before)
@@ -247,3 +338,8 @@ def _answered(response: DriverResponse, what: str) -> None:
             f"The app answered {what} with HTTP {response.status} instead of 200 "
             f"({response.body.strip()[:200] or 'no body'})."
         )
+
+
+def _label(button: Json) -> str:
+    """A button's words: `Send`, or `Send anyway` to a customer outside WhatsApp's window."""
+    return str((button.get("text") or {}).get("text") or "Send")

@@ -8,19 +8,17 @@ import http.client
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.media.addresses import IPAddress, is_public_address, parse_link, refuse_private
+from bot.media.addresses import IPAddress, is_public_address
 from bot.media.checks import MAX_MEDIA_BYTES, sniff
 from bot.media.fetch import (
-    Deadline,
     Expired,
-    Session,
     content_length_of,
     media_type_of,
     read_body,
     system_resolve,
 )
 from bot.media.refusals import empty_link, link_too_large, status_refusal
-from bot.media.remote import _addresses, _failure, _Policy, _redirect_refusal
+from bot.media.remote import _failure, _Policy, _redirect_refusal, open_session
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,6 @@ def download_url(
     is_public: Callable[[IPAddress], bool] | None = None,
 ) -> Downloaded:
     """The file at `url`, or MediaUrlRefused saying why not (as `check_url` words it)."""
-    deadline = Deadline(timeout)
-    target = parse_link(url)
     policy = _Policy(
         allow_private_hosts=allow_private_hosts,
         resolve=resolve or system_resolve,
@@ -48,10 +44,8 @@ def download_url(
         expected_kind=None,
         max_bytes=max_bytes,
     )
-    addresses = _addresses(target, policy.resolve, deadline)
-    if not allow_private_hosts:
-        refuse_private(target, addresses, policy.is_public)
-    session = Session(target, addresses, deadline)
+    session = open_session(url, policy, timeout)
+    target, deadline = session.target, session.deadline
     try:
         with session.request("GET") as response:
             if 300 <= response.status <= 399:

@@ -332,8 +332,6 @@ def check_url(
     ``is_public`` (default ``is_public_address``) are for tests; ``allow_private_hosts`` turns
     the public-address rule off (for tests and closed networks only).
     """
-    deadline = Deadline(timeout)
-    target = parse_link(url)
     policy = _Policy(
         allow_private_hosts=allow_private_hosts,
         resolve=resolve or system_resolve,
@@ -341,14 +339,22 @@ def check_url(
         expected_kind=expected_kind,
         max_bytes=max_bytes,
     )
-    addresses = _addresses(target, policy.resolve, deadline)
-    if not allow_private_hosts:
-        refuse_private(target, addresses, policy.is_public)
-    session = Session(target, addresses, deadline)
+    session = open_session(url, policy, timeout)
     try:
         return _fetch(session, policy)
     except (Expired, OSError, http.client.HTTPException, ValueError) as error:
         raise _failure(error, session) from None
+
+
+def open_session(url: str, policy: _Policy, timeout: float) -> Session:
+    """A session with the link's server: its name resolved and, unless private hosts are
+    allowed, its addresses checked, all within `timeout` (which bounds what follows too)."""
+    deadline = Deadline(timeout)
+    target = parse_link(url)
+    addresses = _addresses(target, policy.resolve, deadline)
+    if not policy.allow_private_hosts:
+        refuse_private(target, addresses, policy.is_public)
+    return Session(target, addresses, deadline)
 
 
 def _fetch(session: Session, policy: _Policy) -> RemoteMedia:

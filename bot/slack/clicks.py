@@ -1,7 +1,9 @@
 """The buttons: `Send` and `Cancel` on a confirmation, `Retry` on an uncertain send.
 
 Each click moves the send by one atomic transition, so a double click, a click replayed by
-Slack, or two instances receiving the same click lead to exactly one provider request.
+Slack, or two instances receiving the same click lead to exactly one provider request. A click
+on `Send` asks again whether the customer opted out since the confirmation was shown: if so,
+nothing is sent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot import blocks
+from bot.blocks.conversations import opted_out_line
 from bot.core import access
 from bot.core.records import BatchRecord, SendRecord, SendState
 from bot.usecases.sending import SendRefused
@@ -95,9 +98,24 @@ def _already(send: SendRecord) -> str:
     return "This was already confirmed; it is sent only once. Its record is in the channel."
 
 
+def _opted_out(services: Services, send: SendRecord) -> str | None:
+    """Why the send's customer gets nothing from its sender now (plain words), if they opted
+    out."""
+    if not send.recipient:
+        return None
+    standing = services.conversations.standing(send.sender_alias, send.recipient)
+    if standing.opted_out is None:
+        return None
+    return opted_out_line(standing.opted_out, services.sending.sender_of(send))
+
+
 def on_send(services: Services, body: Mapping[str, Any], respond: Respond) -> None:
     send = _clickable_draft(services, body, respond)
     if send is None:
+        return
+    refusal = _opted_out(services, send)
+    if refusal is not None:
+        _refuse_opted_out(services, send, refusal, respond)
         return
     if send.source != "slash":
         services.deliveries.send_draft(send.id, _user(body))
@@ -114,6 +132,20 @@ def on_send(services: Services, body: Mapping[str, Any], respond: Respond) -> No
     )
     final = services.sending.get(send.id) or send
     _close(respond, _done_text(final))
+
+
+def _refuse_opted_out(services: Services, send: SendRecord, refusal: str, respond: Respond) -> None:
+    """A slash command's draft is cancelled and its confirmation says why; a shared file's
+    offer stays, for another recipient to be chosen."""
+    text = f"Not sent: {blocks.esc(refusal)}"
+    if send.source != "slash":
+        _refuse(respond, text)
+        return
+    if services.sending.cancel(send.id) is None:
+        current = services.sending.get(send.id) or send
+        _close(respond, _already(current))
+        return
+    _close(respond, f":no_entry: {text}")
 
 
 def _done_text(send: SendRecord) -> str:
@@ -173,7 +205,12 @@ def on_send_group(services: Services, body: Mapping[str, Any], respond: Respond)
         current = services.groups.get(batch.id) or batch
         _close(respond, _already_batch(current))
         return
-    _close(respond, f":outbox_tray: Sending to {batch.total} recipients; progress in the channel…")
+    members = services.groups.sends(batch.id)
+    going = sum(m.state is SendState.CONFIRMED for m in members)
+    skipped = sum(m.state is SendState.CANCELLED for m in members)
+    whom = f"{going} recipient" + ("" if going == 1 else "s")
+    also = f" ({skipped} skipped: opted out)" if skipped else ""
+    _close(respond, f":outbox_tray: Sending to {whom}{also}; progress in the channel…")
     services.groups.deliver_all(batch.id)
     final = services.groups.get(batch.id)
     _close(respond, f":white_check_mark: {final.shown if final and final.shown else 'Done.'}")

@@ -4,9 +4,11 @@
     /whatsapp [image|video|audio|document] <recipient> <url> [caption or file name]
     /whatsapp text <recipient> <message...>
     /whatsapp status <transactionId>
+    /whatsapp history <recipient> [from:<alias>]
     /whatsapp optouts [from:<alias>]
 
-`from:<alias>` may stand anywhere to choose a sender (for `optouts`, whose list to show).
+`from:<alias>` may stand anywhere to choose a sender (for `optouts`, whose list to show; for
+`history`, whose sends and messages).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from bot.blocks.examples import COMMAND, EXAMPLE_URL, EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
+from bot.blocks.examples import (
+    COMMAND,
+    EXAMPLE_URL,
+    EXAMPLES,
+    HISTORY_EXAMPLE,
+    OPTOUTS_EXAMPLE,
+    STATUS_EXAMPLE,
+)
 from bot.core import slacktext
 from bot.core.phones import EXAMPLE_NUMBER, looks_like_number
 from bot.whatsapp.payloads import MessageKind
@@ -66,6 +75,15 @@ class OptOutsRequest:
 
 
 @dataclass(frozen=True)
+class HistoryRequest:
+    """The newest sends to and messages from a recipient (a number or a contact, as typed: a
+    number may be written with spaces), of every sender or of the one named."""
+
+    recipient: str
+    sender_alias: str | None = None
+
+
+@dataclass(frozen=True)
 class SendRequest:
     """A send as typed; the recipient and sender are still names to resolve against config.
 
@@ -91,7 +109,7 @@ class CommandError(ValueError):
         super().__init__(message)
 
 
-Parsed = HelpRequest | StatusRequest | OptOutsRequest | SendRequest
+Parsed = HelpRequest | StatusRequest | HistoryRequest | OptOutsRequest | SendRequest
 
 
 def unwrap_slack_links(text: str) -> str:
@@ -130,6 +148,8 @@ def parse(text: str, *, decode: Decode = slacktext.decode) -> Parsed:
     first = plain[0].lower()
     if first == "status":
         return _parse_status(plain[1:])
+    if first == "history":
+        return _parse_history(plain[1:], sender_alias)
     if first in _OPTOUTS:
         return _parse_optouts(plain[1:], sender_alias)
     if first == "text":
@@ -146,7 +166,7 @@ def parse(text: str, *, decode: Decode = slacktext.decode) -> Parsed:
         return _parse_media(None, words, sender_alias, decode, guessed=True)
     raise CommandError(
         f"`{plain[0]}` is not something I can send. Start with image, video, audio, document, "
-        "text, status, optouts or help.",
+        "text, status, history, optouts or help.",
         EXAMPLES[MessageKind.IMAGE],
     )
 
@@ -190,6 +210,14 @@ def _parse_status(args: list[str]) -> StatusRequest:
     if len(args) != 1:
         raise CommandError("Give one transactionId after `status`.", STATUS_EXAMPLE)
     return StatusRequest(transaction_id=args[0])
+
+
+def _parse_history(args: list[str], sender_alias: str | None) -> HistoryRequest:
+    if not args:
+        raise CommandError(
+            "Say whose history to show: a phone number or a contact name.", HISTORY_EXAMPLE
+        )
+    return HistoryRequest(recipient=" ".join(args), sender_alias=sender_alias)
 
 
 _OPTOUTS = ("optouts", "optout", "opt-outs", "opt-out")

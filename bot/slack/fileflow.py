@@ -1,17 +1,24 @@
-"""The recipient modal's steps: open it for an offer or a shortcut, check it, send once."""
+"""The recipient modal's steps: open it for an offer or a shortcut, check it, send once.
+
+A choice WhatsApp may refuse (a recipient outside its window, or a group with members outside
+it or skipped because they opted out) is not sent at once: the modal is updated to say so, with
+`Send anyway`; submitting that sends. A recipient who opted out is an error under the input.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot import blocks
+from bot.blocks.files import send_anyway_modal
 from bot.core import access, ids
 from bot.core.config import Sender
 from bot.core.records import SendRecord, SendState
 from bot.usecases.delivery import Choice
-from bot.usecases.fileshare import Refusal, modal_metadata, send_id_from_metadata
+from bot.usecases.fileshare import Refusal, modal_metadata, read_metadata
 from bot.usecases.sending import SendRefused
 from bot.usecases.services import Services
 
@@ -95,11 +102,59 @@ def _shortcut_view(services: Services, body: Mapping[str, Any]) -> dict[str, Any
     return _modal(services, draft.send)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The answer to a modal's submission: inline errors, a view to show instead (`update`),
+    or nothing but closing it, with the choice to send if any."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    view: dict[str, Any] | None = None
+    choice: Choice | None = None
+
+
+def answer_submission(
+    services: Services, body: Mapping[str, Any], view: Mapping[str, Any]
+) -> Answer:
+    """What the modal's submission gets: errors, `Send anyway` first, or the choice to send."""
+    metadata = read_metadata(str(view.get("private_metadata") or ""))
+    anyway = "recipient" in metadata  # the `Send anyway` view: the choice was made before
+    errors, choice = check_submission(services, body, view)
+    if errors:
+        if anyway:  # no input to show them under: the reason in the modal
+            return Answer(view=blocks.modal_problem("Not sent: " + " ".join(errors.values())))
+        return Answer(errors=errors)
+    if choice is None or anyway:
+        return Answer(choice=choice)
+    standing = services.files.choice_standing(choice.recipient, choice.sender)
+    if standing.all_open and not standing.opted_out:
+        return Answer(choice=choice)
+    send = services.sending.get(choice.send_id)
+    media = services.files.kept_media(send) if send is not None else None
+    if media is None:
+        return Answer(choice=choice)
+    typed = standing.group or choice.recipient
+    return Answer(
+        view=send_anyway_modal(
+            choice.sender,
+            to=choice.recipient,
+            windows=standing.windows,
+            opted_out=standing.opted_out,
+            group=standing.group,
+            file_name=media.file_name or "file",
+            format_name=media.content_type,
+            size=media.size,
+            metadata=modal_metadata(choice.send_id, recipient=typed, sender=choice.sender.alias),
+        )
+    )
+
+
 def check_submission(
     services: Services, body: Mapping[str, Any], view: Mapping[str, Any]
 ) -> tuple[dict[str, str], Choice | None]:
-    """Inline errors for the modal, or the checked choice to send."""
-    send = services.sending.get(send_id_from_metadata(str(view.get("private_metadata") or "")))
+    """Inline errors for the modal, or the checked choice to send. A recipient who opted out
+    (or a group whose members all did) is an error."""
+    metadata = read_metadata(str(view.get("private_metadata") or ""))
+    send = services.sending.get(metadata.get("send_id", ""))
     if send is None or send.state is not SendState.DRAFT:
         return {}, None  # sent or cancelled meanwhile: just close the modal
     user = _user(body)
@@ -107,19 +162,33 @@ def check_submission(
     if refusal is not None:
         logger.warning("Refused a modal submission by %s for send %s", user, send.id)
         return {ids.RECIPIENT_BLOCK: f"Not sent: {refusal.value}."}, None
-    values = (view.get("state") or {}).get("values") or {}
-    recipient_text = str(
-        (values.get(ids.RECIPIENT_BLOCK) or {}).get(ids.RECIPIENT_INPUT, {}).get("value") or ""
-    )
-    selected = (values.get(ids.SENDER_BLOCK) or {}).get(ids.SENDER_INPUT, {}).get(
-        "selected_option"
-    ) or {}
+    if "recipient" in metadata:  # `Send anyway`: the choice made before, checked again
+        recipient_text, sender_alias = metadata["recipient"], metadata.get("sender", "")
+    else:
+        values = (view.get("state") or {}).get("values") or {}
+        recipient_text = str(
+            (values.get(ids.RECIPIENT_BLOCK) or {}).get(ids.RECIPIENT_INPUT, {}).get("value") or ""
+        )
+        selected = (values.get(ids.SENDER_BLOCK) or {}).get(ids.SENDER_INPUT, {}).get(
+            "selected_option"
+        ) or {}
+        sender_alias = str(selected.get("value") or "")
     errors, recipient, sender = services.files.check_choice(
-        send, recipient_text, str(selected.get("value") or ""), user
+        send, recipient_text, sender_alias, user
     )
+    if not errors:
+        standing = services.files.choice_standing(recipient, sender)
+        opted_out = services.files.opted_out_error(standing, sender)
+        if opted_out is not None:
+            errors[ids.RECIPIENT_BLOCK] = _short(opted_out)
     if errors:
         return {block: blocks.plain(error) for block, error in errors.items()}, None
     return {}, Choice(send_id=send.id, recipient=recipient, sender=sender, user_id=user)
+
+
+def _short(text: str) -> str:
+    """Slack shows at most 150 characters under an input."""
+    return text if len(text) <= 150 else text[:149] + "…"
 
 
 def _user(body: Mapping[str, Any]) -> str:

@@ -59,7 +59,8 @@ def manifest(base_url: str = EXAMPLE_BASE_URL) -> dict[str, Any]:
                     "url": events_url,
                     "description": "Send WhatsApp media or text to a customer",
                     "usage_hint": (
-                        "[image|video|audio|document|text|status|optouts|help] <to> <url> [caption]"
+                        "[image|video|audio|document|text|status|history|optouts|help] "
+                        "<to> <url> [caption]"
                     ),
                     "should_escape": False,
                 }

@@ -1,5 +1,5 @@
-"""`/whatsapp`: from the command's text to the ephemeral answer (help, a problem, or the
-confirmation of a draft)."""
+"""`/whatsapp`: from the command's text to the ephemeral answer (help, a problem, a lookup, or
+the confirmation of a draft)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import blocks
-from bot.blocks.conversations import opt_out_list
+from bot.blocks.conversations import opt_out_list, opted_out_line
 from bot.blocks.examples import EXAMPLES, OPTOUTS_EXAMPLE, STATUS_EXAMPLE
 from bot.core import access
 from bot.media import remote
 from bot.media.checks import MediaKind
 from bot.media.remote import MediaUrlRefused, RemoteMedia
-from bot.slack import commands
+from bot.slack import commands, history
 from bot.slack.commands import (
     UNKNOWN_KIND,
     CommandError,
     SendRequest,
     place_rest,
 )
+from bot.usecases.groups import EveryoneOptedOut
 from bot.usecases.sending import SendRefused, SendService
 from bot.usecases.services import Services
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
@@ -42,6 +43,8 @@ def handle(services: Services, command: Mapping[str, Any]) -> blocks.SlackMessag
         return blocks.problem(str(exc))
     if isinstance(parsed, commands.StatusRequest):
         return status(service, parsed.transaction_id, channel_id=channel_id, user_id=user_id)
+    if isinstance(parsed, commands.HistoryRequest):
+        return history.answer(services, parsed, user_id=user_id, channel_id=channel_id)
     if isinstance(parsed, commands.OptOutsRequest):
         return opt_outs(services, parsed, channel_id)
     return draft(services, parsed, command)
@@ -88,6 +91,11 @@ def draft(
     try:
         sender = service.resolve_sender(request.sender_alias, command.get("channel_id"))
         recipient = "" if group else service.resolve_recipient(request.recipient)
+        standing = None
+        if not group:
+            standing = services.conversations.standing(sender.alias, recipient)
+            if standing.opted_out is not None:  # refused before any draft exists
+                return blocks.problem(opted_out_line(standing.opted_out, sender))
         kind, checked = request.kind, None
         if kind is not MessageKind.TEXT:
             checked = _check_url(service, request)
@@ -109,8 +117,17 @@ def draft(
         }
         if group:
             drafted = services.groups.draft(request.recipient, message, sender=sender, **where)
-            return blocks.group_confirmation(drafted.batch, drafted.members[0], sender, group)
+            return blocks.group_confirmation(
+                drafted.batch,
+                drafted.members[0],
+                sender,
+                drafted.standing.recipients,
+                windows=list(drafted.standing.windows.values()),
+                opted_out=drafted.standing.opted_out,
+            )
         send = service.create_draft(message, sender=sender, source="slash", **where)
+    except EveryoneOptedOut as exc:
+        return blocks.problem(str(exc))
     except SendRefused as exc:
         return blocks.problem(str(exc), f"{example} from:{service.config.default_sender}")
     except (PayloadError, CommandError) as exc:
@@ -118,7 +135,10 @@ def draft(
     except MediaUrlRefused as exc:
         return blocks.problem(f"{exc.reason} {exc.hint}".strip(), example)
     label = request.recipient if request.recipient in service.config.contacts else None
-    return blocks.confirmation(send, sender, recipient_label=label, checked=checked)
+    assert standing is not None
+    return blocks.confirmation(
+        send, sender, window=standing.window, recipient_label=label, checked=checked
+    )
 
 
 def _check_url(service: SendService, request: SendRequest) -> RemoteMedia:

@@ -3,8 +3,9 @@
 `schema` holds the tables and `statements` those built once; `sqlite` and `postgres` what is
 particular to each engine; `database` decides which engine's path a transaction, a write or a
 read takes; `status_updates` records callbacks and statuses, each engine's path side by side;
-`store` holds the operations; `migrate` the schema's revisions, the Alembic migrations in
-`migrations/`. The records themselves are in `bot.records`.
+`store` holds the operations, with `conversation_rows` and `history_rows` mixed in; `migrate`
+the schema's revisions, the Alembic migrations in `migrations/`. The records themselves are in
+`bot.records`.
 """
 
 from bot.core.records import (
@@ -25,6 +26,7 @@ from bot.core.records import (
 )
 from bot.store.database import create_engine
 from bot.store.migrate import Migration, SchemaError, SchemaStatus
+from bot.store.retention_rows import Forgotten
 from bot.store.schema import (
     batches,
     callbacks,
@@ -44,6 +46,7 @@ __all__ = [
     "BatchRecord",
     "CallbackTaken",
     "ConversationRecord",
+    "Forgotten",
     "InboundRecord",
     "InboundTaken",
     "Lease",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 
 from bot.core.records import (
     ConversationRecord,
@@ -19,7 +23,7 @@ from bot.core.records import (
     utcnow,
 )
 from bot.store.database import Database
-from bot.store.schema import conversations, home_views, inbound_messages, sends
+from bot.store.schema import TIMESTAMP, conversations, home_views, inbound_messages, sends
 from bot.store.statements import SEND_CHANGED, insert_ignoring_conflict
 
 CONVERSATION_CHANGED = {"version": conversations.c.version + 1, "dirty": True}
@@ -49,92 +53,68 @@ class ConversationStore(Database):
         at: datetime | None = None,
     ) -> InboundTaken:
         """Store one customer message unless its `dedup_key` was seen (for this sender), and
-        bring its conversation up to date (window, waiting, opt-out), in one transaction. With
-        `claim` (owner, until), the conversation's render lease is taken if it is free."""
-        now = at or utcnow()
-        with self._tx() as conn:
-            conversation_id = self._conversation_id(conn, sender_alias, customer, answerable, now)
-            row = {
-                "id": new_id(),
-                "received_at": now,
-                "conversation_id": conversation_id,
-                "sender_alias": sender_alias,
-                "customer": customer,
-                **message,
-            }
-            inserted = conn.execute(insert_ignoring_conflict(conn, inbound_messages), row).first()
-            if inserted is None:
-                existing = conn.execute(
-                    sa.select(inbound_messages.c.id).where(
-                        inbound_messages.c.sender_alias == sender_alias,
-                        inbound_messages.c.dedup_key == message["dedup_key"],
-                    )
-                ).scalar_one()
-                return InboundTaken(new=False, message_id=existing, conversation_id=conversation_id)
-            lease = self._note_customer(
-                conn, conversation_id, message.get("customer_name"), optout, opt_out_why, claim, now
-            )
-            return InboundTaken(
-                new=True, message_id=row["id"], conversation_id=conversation_id, lease=lease
-            )
+        bring its conversation up to date (window, waiting, opt-out) with it, atomically. With
+        `claim` (owner, until), the conversation's render lease is taken if it is free.
 
-    def _conversation_id(
-        self, conn: Any, sender_alias: str, customer: str, answerable: bool, now: datetime
-    ) -> str:
-        values = {
+        Statements built once: on PostgreSQL two round trips (the conversation made or found;
+        then the message kept and the conversation changed in one statement); on SQLite one
+        write committed together with the others queued for the lock."""
+        now = at or utcnow()
+        owner, until = claim if claim is not None else (None, None)
+        conversation = {
+            "c_id": new_id(),
+            "c_sender": sender_alias,
+            "c_customer": customer,
+            "c_answerable": answerable,
+            "p_now": now,
+        }
+        row = {
             "id": new_id(),
-            "created_at": now,
-            "updated_at": now,
+            "received_at": now,
             "sender_alias": sender_alias,
             "customer": customer,
-            "answerable": answerable,
+            **{name: None for name in _OPTIONAL_MESSAGE_FIELDS},
+            **message,
         }
-        made = conn.execute(insert_ignoring_conflict(conn, conversations), values).first()
-        if made is not None:
-            return str(made[0])
-        return str(
-            conn.execute(
-                sa.select(conversations.c.id).where(
-                    conversations.c.sender_alias == sender_alias,
-                    conversations.c.customer == customer,
-                )
-            ).scalar_one()
-        )
+        note = {
+            "p_now": now,
+            "p_name": message.get("customer_name"),
+            "p_why": opt_out_why,
+            "p_owner": owner,
+            "p_until": until,
+        }
+        claimed = claim is not None
+        if self._server:
+            made = self._prebuilt_row(UPSERT_CONVERSATION, conversation)
+            assert made is not None  # an upsert returns its row
+            conversation_id = str(made["id"])
+            params = {**note, "p_conv": conversation_id}
+            row["conversation_id"] = conversation_id
+            params.update(
+                {f"m_{column.name}": row.get(column.name) for column in inbound_messages.c}
+            )
+            noted = self._prebuilt_row(_keep_and_note(optout, claimed), params)
+            return _taken(row["id"], conversation_id, noted)
 
-    def _note_customer(
-        self,
-        conn: Any,
-        conversation_id: str,
-        name: str | None,
-        optout: str | None,
-        why: str | None,
-        claim: tuple[str, datetime] | None,
-        now: datetime,
-    ) -> Lease:
-        c = conversations.c
-        values: dict[str, Any] = {
-            **CONVERSATION_CHANGED,
-            "updated_at": now,
-            "last_customer_at": now,
-            "customer_name": sa.func.coalesce(name, c.customer_name),
-        }
-        if optout == "out":
-            values.update(opted_out_at=now, opted_out_why=why)
-        else:
-            values["waiting_since"] = sa.func.coalesce(c.waiting_since, now)
-            if optout == "in":
-                values.update(opted_out_at=None, opted_out_why=None, opted_in_at=now)
-        if claim is not None:
-            free = sa.or_(c.render_until.is_(None), c.render_until < now)
-            values["render_owner"] = sa.case((free, claim[0]), else_=c.render_owner)
-            values["render_until"] = sa.case((free, claim[1]), else_=c.render_until)
-        row = conn.execute(
-            conversations.update()
-            .where(c.id == conversation_id)
-            .values(**values)
-            .returning(c.render_owner, c.render_until, c.rendered_at)
-        ).first()
-        return Lease(owner=row[0], until=aware(row[1]), rendered_at=aware(row[2]))
+        def write(conn: Connection) -> InboundTaken:
+            made = conn.execute(INSERT_CONVERSATION, conversation).first()
+            conversation_id = str(
+                made[0] if made else conn.execute(FIND_CONVERSATION, conversation).scalar_one()
+            )
+            kept = conn.execute(
+                insert_ignoring_conflict(conn, inbound_messages),
+                {**row, "conversation_id": conversation_id},
+            ).first()
+            if kept is None:
+                return _taken(row["id"], conversation_id, None)
+            noted = (
+                conn.execute(_note(optout, claimed, cte=False), {**note, "p_conv": conversation_id})
+                .mappings()
+                .first()
+            )
+            return _taken(row["id"], conversation_id, dict(noted) if noted else None)
+
+        return self._group_commit.run(write)
 
     def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
         with self._read() as conn:
@@ -263,8 +243,18 @@ class ConversationStore(Database):
         """Put the customer on the sender's do-not-send list (a BLACKLISTED status); True if
         they were not on it."""
         now = utcnow()
+        params = {
+            "c_id": new_id(),
+            "c_sender": sender_alias,
+            "c_customer": customer,
+            "c_answerable": True,
+            "p_now": now,
+        }
         with self._tx() as conn:
-            conversation_id = self._conversation_id(conn, sender_alias, customer, True, now)
+            made = conn.execute(
+                UPSERT_CONVERSATION if self._server else INSERT_CONVERSATION, params
+            ).first()
+            conversation_id = made[0] if made else conn.execute(FIND_CONVERSATION, params).scalar()
             c = conversations.c
             changed = conn.execute(
                 conversations.update()
@@ -324,3 +314,108 @@ class ConversationStore(Database):
                 .order_by(c.opted_out_at.desc(), c.customer)
             ).mappings()
             return [ConversationRecord.from_row(row) for row in rows]
+
+
+# take_inbound's statements, built once
+
+_P = sa.bindparam
+_C = conversations.c
+_OPTIONAL_MESSAGE_FIELDS = (
+    "customer_name",
+    "provider_id",
+    "provider_date",
+    "number_problem",
+    "optout",
+    "content_type",
+)
+_NEW_CONVERSATION = {
+    "id": _P("c_id"),
+    "created_at": _P("p_now", type_=TIMESTAMP),
+    "updated_at": _P("p_now", type_=TIMESTAMP),
+    "sender_alias": _P("c_sender"),
+    "customer": _P("c_customer"),
+    "answerable": _P("c_answerable", type_=sa.Boolean),
+}
+INSERT_CONVERSATION = (
+    sqlite_insert(conversations).values(_NEW_CONVERSATION).on_conflict_do_nothing().returning(_C.id)
+)
+FIND_CONVERSATION = sa.select(_C.id).where(
+    _C.sender_alias == _P("c_sender"), _C.customer == _P("c_customer")
+)
+# DO UPDATE (of nothing) rather than DO NOTHING: the row's id comes back whoever made it.
+UPSERT_CONVERSATION = (
+    pg_insert(conversations)
+    .values(_NEW_CONVERSATION)
+    .on_conflict_do_update(
+        constraint="uq_conversations_sender_customer",
+        set_={"sender_alias": pg_insert(conversations).excluded.sender_alias},
+    )
+    .returning(_C.id)
+)
+
+
+@functools.cache
+def _note(optout: str | None, claimed: bool, *, cte: bool) -> Any:
+    """The conversation's change for a new message: window, name, waiting or opt-out, and the
+    render lease for `p_owner` if free. With `cte`, only if the message was kept by the
+    statement's own INSERT (PostgreSQL)."""
+    now = _P("p_now", type_=TIMESTAMP)
+    values: dict[str, Any] = {
+        **CONVERSATION_CHANGED,
+        "updated_at": now,
+        "last_customer_at": now,
+        "customer_name": sa.func.coalesce(_P("p_name", type_=sa.Text), _C.customer_name),
+    }
+    if optout == "out":
+        values.update(opted_out_at=now, opted_out_why=_P("p_why", type_=sa.Text))
+    else:
+        values["waiting_since"] = sa.func.coalesce(_C.waiting_since, now)
+        if optout == "in":
+            values.update(opted_out_at=None, opted_out_why=None, opted_in_at=now)
+    if claimed:
+        free = sa.or_(_C.render_until.is_(None), _C.render_until < now)
+        values["render_owner"] = sa.case((free, _P("p_owner")), else_=_C.render_owner)
+        values["render_until"] = sa.case(
+            (free, _P("p_until", type_=TIMESTAMP)), else_=_C.render_until
+        )
+    conditions = [_C.id == _P("p_conv")]
+    statement = conversations.update()
+    if cte:
+        names = [column.name for column in inbound_messages.c]
+        kept = (
+            pg_insert(inbound_messages)
+            .from_select(
+                names,
+                sa.select(
+                    *[_P(f"m_{name}", type_=inbound_messages.c[name].type) for name in names]
+                ),
+            )
+            .on_conflict_do_nothing()
+            .returning(inbound_messages.c.id)
+            .cte("kept")
+        )
+        statement = statement.add_cte(kept)
+        conditions.append(sa.exists(sa.select(kept.c.id)))
+    return (
+        statement.where(*conditions)
+        .values(**values)
+        .returning(_C.render_owner, _C.render_until, _C.rendered_at)
+    )
+
+
+def _keep_and_note(optout: str | None, claimed: bool) -> Any:
+    return _note(optout, claimed, cte=True)
+
+
+def _taken(message_id: str, conversation_id: str, noted: dict[str, Any] | None) -> InboundTaken:
+    """None noted: the message was there already (a redelivery), nothing changed."""
+    if noted is None:
+        return InboundTaken(new=False, message_id=message_id, conversation_id=conversation_id)
+    lease = Lease(
+        owner=noted["render_owner"],
+        until=aware(noted["render_until"]),
+        rendered_at=aware(noted["rendered_at"]),
+    )
+    return InboundTaken(
+        new=True, message_id=message_id, conversation_id=conversation_id, lease=lease
+    )

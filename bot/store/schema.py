@@ -24,6 +24,13 @@ def _render_columns() -> list[sa.Column[Any]]:
     ]
 
 
+def _content_kept_index(table: str, column: str) -> sa.Index:
+    """The rows whose content is still there, by age: what retention looks through, without
+    passing again over the rows it has done (a partial index, on SQLite and PostgreSQL)."""
+    kept = sa.text("content_removed_at IS NULL")
+    return sa.Index(f"ix_{table}_content_kept", column, sqlite_where=kept, postgresql_where=kept)
+
+
 sends = sa.Table(
     "sends",
     metadata,
@@ -63,8 +70,11 @@ sends = sa.Table(
     sa.Column("batch_id", sa.String(32), sa.ForeignKey("batches.id"), index=True),
     # The send's record is the root of a conversation's thread where the customer wrote last.
     sa.Column("reply_waiting", sa.Boolean, nullable=False, server_default=sa.false()),
+    # When its caption, text and file name were replaced (retention, or forgetting a customer).
+    sa.Column("content_removed_at", TIMESTAMP),
     *_render_columns(),
     sa.Index("ix_sends_conversation", "sender_alias", "recipient", "created_at"),
+    _content_kept_index("sends", "created_at"),
 )
 
 media = sa.Table(
@@ -79,6 +89,9 @@ media = sa.Table(
     sa.Column("file_name", sa.Text),
     sa.Column("slack_file_id", sa.String(32)),
     sa.Column("data", sa.LargeBinary, nullable=False),
+    # When its bytes were deleted (`retention.media_days`, or forgetting a customer): the row
+    # stays, so that its links answer 410 Gone.
+    sa.Column("purged_at", TIMESTAMP),
 )
 
 batches = sa.Table(
@@ -170,6 +183,8 @@ conversations = sa.Table(
     sa.Column("opted_out_at", TIMESTAMP),
     sa.Column("opted_out_why", sa.Text),
     sa.Column("opted_in_at", TIMESTAMP),
+    # When the customer was forgotten (`whatsapp-bot forget`): `customer` is masked since.
+    sa.Column("forgotten_at", TIMESTAMP),
     *_render_columns(),
     sa.UniqueConstraint("sender_alias", "customer", name="uq_conversations_sender_customer"),
 )
@@ -200,7 +215,10 @@ inbound_messages = sa.Table(
     sa.Column("message_ts", sa.String(32)),
     sa.Column("files_shown", sa.Text),
     sa.Column("shown_at", TIMESTAMP),
+    # When its text, attachments' names and captions and raw body were replaced.
+    sa.Column("content_removed_at", TIMESTAMP),
     sa.UniqueConstraint("sender_alias", "dedup_key", name="uq_inbound_messages_dedup"),
     sa.Index("ix_inbound_messages_conversation", "conversation_id", "received_at"),
     sa.Index("ix_inbound_messages_customer", "customer", "received_at"),
+    _content_kept_index("inbound_messages", "received_at"),
 )

@@ -7,7 +7,7 @@ instances on one PostgreSQL) a draft is confirmed once and a send is attempted o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,7 +20,6 @@ from bot.core.records import (
     BatchRecord,
     CallbackTaken,
     ConversationRecord,
-    MediaRecord,
     RenderedRecord,
     SendRecord,
     SendState,
@@ -31,13 +30,15 @@ from bot.core.records import (
     utcnow,
 )
 from bot.store.conversation_rows import ConversationStore
+from bot.store.history_rows import HistoryStore
+from bot.store.media_rows import MediaStore
+from bot.store.retention_rows import RetentionStore
 from bot.store.schema import (
     batches,
     callbacks,
     conversations,
     flags,
     home_views,
-    media,
     sends,
     slack_events,
     statuses,
@@ -63,9 +64,10 @@ from bot.store.status_updates import (
 )
 
 _SEND_FIELDS = {f.name for f in dataclasses.fields(SendRecord)}
+_TOWARDS_PROVIDER = (SendState.CONFIRMED, SendState.SENDING)
 
 
-class Store(ConversationStore):
+class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
     """The app's database. Thread-safe; every method is one short transaction."""
 
     # sends
@@ -87,6 +89,10 @@ class Store(ConversationStore):
             return self.add_send(**values)
         except sa.exc.IntegrityError:
             return None
+
+    def send_with_origin(self, origin: str) -> SendRecord | None:
+        with self._read() as conn:
+            return self._find(conn, sends.c.origin == origin)
 
     def update_draft(self, send_id: str, **changes: Any) -> SendRecord | None:
         """Change a send that is still a draft (its recipient or sender); None otherwise."""
@@ -138,12 +144,11 @@ class Store(ConversationStore):
         values = {**changes, "state": str(to), "updated_at": utcnow(), **SEND_CHANGED}
         if to is SendState.SENDING:
             values["attempts"] = sends.c.attempts + 1
+        where = [sends.c.id == send_id, sends.c.state.in_(allowed)]
+        if to in _TOWARDS_PROVIDER:  # removed content is never sent (nor a masked number)
+            where.append(sends.c.content_removed_at.is_(None))
         with self._tx() as conn:
-            result = conn.execute(
-                sends.update()
-                .where(sends.c.id == send_id, sends.c.state.in_(allowed))
-                .values(**values)
-            )
+            result = conn.execute(sends.update().where(*where).values(**values))
             if result.rowcount != 1:
                 return None
             send = self._get(conn, send_id)
@@ -175,69 +180,6 @@ class Store(ConversationStore):
                 sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
             )
             return self._get(conn, send_id)
-
-    # media
-
-    def add_media(self, **values: Any) -> MediaRecord:
-        row = {"created_at": utcnow(), **values}
-        with self._tx() as conn:
-            conn.execute(media.insert().values(**row))
-        record = self.get_media(row["id"], with_data=False)
-        assert record is not None
-        return record
-
-    def get_media(self, media_id: str, *, with_data: bool = True) -> MediaRecord | None:
-        columns = [c for c in media.c if with_data or c.name != "data"]
-        with self._read() as conn:
-            row = conn.execute(sa.select(*columns).where(media.c.id == media_id)).mappings().first()
-            return MediaRecord.from_row(row) if row else None
-
-    def media_chunks(self, media_id: str, *, size: int, chunk: int = 512 * 1024) -> Iterator[bytes]:
-        """A kept file's bytes in slices, so serving it never holds the whole file in memory.
-
-        Ends early if the file is purged meanwhile."""
-        if self.engine.dialect.name == "sqlite":
-            yield from self._sqlite_chunks(media_id, size=size, chunk=chunk)
-            return
-        piece = sa.func.substring(media.c.data, sa.bindparam("start"), sa.bindparam("length"))
-        query = sa.select(piece).where(media.c.id == media_id)
-        for offset in range(0, size, chunk):
-            with self._read() as conn:
-                data = conn.execute(query, {"start": offset + 1, "length": chunk}).scalar()
-            if not data:
-                return
-            yield bytes(data)
-
-    def _sqlite_chunks(self, media_id: str, *, size: int, chunk: int) -> Iterator[bytes]:
-        with self._read() as conn:
-            rowid = conn.execute(
-                sa.select(sa.literal_column("rowid")).where(media.c.id == media_id)
-            ).scalar()
-            if rowid is None:
-                return
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            with raw.blobopen("media", "data", rowid, readonly=True) as blob:
-                for _ in range(0, size, chunk):
-                    data = blob.read(chunk)
-                    if not data:
-                        return
-                    yield bytes(data)
-
-    def extend_media(self, media_id: str, expires_at: datetime) -> None:
-        """Keep the media at least until `expires_at`."""
-        with self._tx() as conn:
-            conn.execute(
-                media.update()
-                .where(media.c.id == media_id, media.c.expires_at < expires_at)
-                .values(expires_at=expires_at)
-            )
-
-    def purge_media(self, now: datetime | None = None) -> int:
-        """Delete the bytes of every expired media; their links then answer 404."""
-        with self._tx() as conn:
-            result = conn.execute(media.delete().where(media.c.expires_at < (now or utcnow())))
-            return int(result.rowcount or 0)
 
     # flags shared by every instance
 
@@ -479,7 +421,11 @@ class Store(ConversationStore):
                 return None
             conn.execute(
                 sends.update()
-                .where(sends.c.batch_id == batch_id, sends.c.state == str(from_state))
+                .where(
+                    sends.c.batch_id == batch_id,
+                    sends.c.state == str(from_state),
+                    *([sends.c.content_removed_at.is_(None)] if to in _TOWARDS_PROVIDER else []),
+                )
                 .values(state=str(to), updated_at=utcnow(), **SEND_CHANGED)
             )
             row = conn.execute(batches.select().where(batches.c.id == batch_id)).mappings().one()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot import blocks
 from bot.blocks import conversations as shown
 from bot.core.config import Config, Sender
@@ -28,8 +30,12 @@ from bot.media.refusals import MediaUrlRefused
 from bot.store import Store
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
+from bot.usecases.send_passes import GiveUp
 
 logger = logging.getLogger(__name__)
+
+# What Slack answers `files.delete` for a file that is gone already, or not the bot's to delete.
+_FILE_GONE = frozenset({"file_not_found", "file_deleted", "cant_delete_file"})
 
 Download = Callable[[str], Downloaded]
 
@@ -128,26 +134,77 @@ class Conversations:
         self, conversation: ConversationRecord, message: InboundRecord, sender: Sender
     ) -> tuple[ConversationRecord, bool]:
         wrote = False
-        if message.message_ts is None:
+        posted_before = message.message_ts is not None
+        if not posted_before:
             placed = self._place(conversation, message, sender)
             if placed is None:
                 self._done(message)
                 return conversation, False
             conversation, message = placed
             wrote = True
+        elif message.content_removed_at is not None:
+            wrote |= self._show_again(conversation, message, sender)
         attachments = json.loads(message.attachments or "[]")
         results: list[dict[str, Any]] = json.loads(message.files_shown or "[]")
         for attachment in attachments[len(results) :]:
-            results.append(self._attach(message, attachment))
+            if message.content_removed_at is not None:  # nothing left to fetch
+                results.append({"name": attachment.get("file_name"), "error": "removed"})
+            else:
+                results.append(self._attach(message, attachment))
             self.store.set_inbound_fields(message.id, files_shown=json.dumps(results))
             wrote = True
-        self._done(message)
+        self._done(message, again=posted_before)
         return conversation, wrote
 
-    def _done(self, message: InboundRecord) -> None:
+    def _done(self, message: InboundRecord, *, again: bool = False) -> None:
         now = utcnow()
         self.store.set_inbound_fields(message.id, shown_at=now)
-        self.metrics.inbound_shown((now - message.received_at).total_seconds())
+        if not again:
+            self.metrics.inbound_shown((now - message.received_at).total_seconds())
+
+    def _show_again(
+        self, conversation: ConversationRecord, message: InboundRecord, sender: Sender
+    ) -> bool:
+        """A message posted before whose content was removed since (its customer forgotten):
+        edited to show what is stored now, without its `Reply` button once the number is
+        masked, and the files uploaded from its attachments deleted from Slack."""
+        root = message.id == conversation.root_inbound_id
+        content = shown.customer_message(
+            message,
+            sender,
+            answerable=conversation.answerable and conversation.forgotten_at is None,
+            waiting=(conversation.waiting_since is not None) if root else None,
+            file_names=_file_names(message) if root else None,
+        )
+        try:
+            self.renderer.call(
+                "chat_update",
+                channel=message.channel_id,
+                ts=message.message_ts,
+                **content.as_kwargs(),
+            )
+        except GiveUp:  # the message is gone from Slack, or its channel: nothing to edit
+            logger.warning("A forgotten customer's message %s could not be edited", message.id)
+        if conversation.forgotten_at is not None:
+            self._delete_files(message)
+        return True
+
+    def _delete_files(self, message: InboundRecord) -> None:
+        """The files uploaded into Slack from a forgotten customer's attachments, deleted."""
+        results: list[dict[str, Any]] = json.loads(message.files_shown or "[]")
+        changed = False
+        for entry in results:
+            if not isinstance(entry, dict) or not entry.get("file_id") or entry.get("deleted"):
+                continue
+            try:
+                self.renderer.call("files_delete", file=entry["file_id"])
+            except SlackApiError as exc:
+                if exc.response.get("error") not in _FILE_GONE:
+                    raise
+            entry["deleted"] = True
+            changed = True
+        if changed:
+            self.store.set_inbound_fields(message.id, files_shown=json.dumps(results))
 
     def _place(
         self, conversation: ConversationRecord, message: InboundRecord, sender: Sender

@@ -17,7 +17,7 @@ from bot.core.config import Sender
 from bot.core.logs import log_context
 from bot.store import SendRecord
 from bot.usecases.fileshare import GROUP_PREFIX
-from bot.usecases.groups import GroupSends
+from bot.usecases.groups import EveryoneOptedOut, GroupSends
 from bot.usecases.render import ThreadRenderer
 from bot.usecases.sending import SendService
 from bot.whatsapp.payloads import Message, MessageKind
@@ -99,16 +99,20 @@ class Deliveries:
         template = Message(
             MessageKind(single.kind), "", single.body, single.caption, single.file_name
         )
-        drafted = self.groups.draft(
-            name,
-            template,
-            sender=choice.sender,
-            team_id=single.team_id,
-            channel_id=single.channel_id,
-            user_id=choice.user_id,
-            thread_ts=single.thread_ts,
-            media_id=single.media_id,
-        )
+        try:
+            drafted = self.groups.draft(
+                name,
+                template,
+                sender=choice.sender,
+                team_id=single.team_id,
+                channel_id=single.channel_id,
+                user_id=choice.user_id,
+                thread_ts=single.thread_ts,
+                media_id=single.media_id,
+            )
+        except EveryoneOptedOut as exc:  # since the modal was checked: nothing is sent
+            logger.warning("A shared file for group %s was not sent: %s", name, exc)
+            return
         if single.message_ts is not None:
             self.store.update_batch(drafted.batch.id, message_ts=single.message_ts)
         if self.groups.confirm(drafted.batch.id) is not None:

@@ -16,11 +16,15 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import blocks
+from bot.blocks.conversations import opted_out_line
 from bot.core import access, tokens
 from bot.core.config import ChannelPolicy, Config, Sender
+from bot.core.records import ConversationRecord
+from bot.core.window import Window
 from bot.media import slackfiles
 from bot.media.checks import MAX_MEDIA_BYTES, MediaInfo, MediaKind, MediaRefused, inspect_media
 from bot.store import MediaRecord, SendRecord, Store
+from bot.usecases.conversations import Conversations
 from bot.usecases.media import MediaService
 from bot.usecases.sending import CALLBACK_PURPOSE, SendRefused, SendService
 from bot.usecases.usernames import UserNames
@@ -41,6 +45,20 @@ class FileDraft:
     dropped_text: bool
 
 
+@dataclass(frozen=True)
+class ChoiceStanding:
+    """WhatsApp's window for a chosen recipient (or each member of a chosen group who has not
+    opted out), and who of them opted out."""
+
+    windows: list[Window]
+    opted_out: list[ConversationRecord]
+    group: str | None = None
+
+    @property
+    def all_open(self) -> bool:
+        return all(w.open for w in self.windows)
+
+
 class Refusal(Exception):
     def __init__(self, file_name: str, reason: str, hint: str = "") -> None:
         self.file_name = file_name
@@ -59,8 +77,10 @@ class FileShares:
         sending: SendService,
         media: MediaService,
         names: UserNames,
+        conversations: Conversations,
     ) -> None:
         self.config = config
+        self.conversations = conversations
         self.store = store
         self.client = client
         self.sending = sending
@@ -105,6 +125,14 @@ class FileShares:
         team_id: str | None,
     ) -> None:
         channel = policy.channel_id
+        sender = self.sending.resolve_sender(None, channel)
+        recipient = policy.default_recipient or ""
+        window, opted_out = None, None
+        if recipient:
+            standing = self.conversations.standing(sender.alias, recipient)
+            window, opted_out = standing.window, standing.opted_out
+            if opted_out is not None:
+                recipient = ""  # only another recipient can be chosen
         try:
             draft = self.draft_from_file(
                 file,
@@ -113,8 +141,8 @@ class FileShares:
                 user_id=str(event.get("user") or ""),
                 team_id=team_id,
                 thread_ts=thread_ts,
-                sender=self.sending.resolve_sender(None, channel),
-                recipient=policy.default_recipient or "",
+                sender=sender,
+                recipient=recipient,
             )
         except Refusal as refusal:
             message = blocks.file_refused(refusal.file_name, refusal.reason, refusal.hint)
@@ -129,6 +157,8 @@ class FileShares:
             format_name=draft.info.format_name,
             size=draft.info.size,
             dropped_text=draft.dropped_text,
+            window=window,
+            opted_out=opted_out,
         )
         posted = self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, unfurl_links=False, **offer.as_kwargs()
@@ -260,6 +290,29 @@ class FileShares:
             errors["sender"] = _short(str(exc))
         return errors, recipient, sender
 
+    def choice_standing(self, recipient: str, sender: Sender) -> ChoiceStanding:
+        """The window and opt-outs for a recipient checked by `check_choice`."""
+        if recipient.startswith(GROUP_PREFIX):
+            name = recipient.removeprefix(GROUP_PREFIX)
+            numbers = self.config.groups.get(name, ())
+        else:
+            name, numbers = None, (recipient,)
+        found = self.conversations.standings(sender.alias, numbers)
+        windows = [found[n].window for n in numbers if found[n].opted_out is None]
+        opted_out = [c for c in (found[n].opted_out for n in numbers) if c is not None]
+        return ChoiceStanding(windows=windows, opted_out=opted_out, group=name)
+
+    def opted_out_error(self, standing: ChoiceStanding, sender: Sender) -> str | None:
+        """Why a choice cannot be sent at all: the recipient (or every member) opted out."""
+        if standing.windows or not standing.opted_out:
+            return None
+        if standing.group is not None:
+            return (
+                f"Everyone in the group {standing.group} opted out of messages from "
+                f"{sender.label}: nothing would be sent."
+            )
+        return opted_out_line(standing.opted_out[0], sender)
+
 
 def _declared_kind(file: Mapping[str, Any]) -> MediaKind | None:
     """What Slack says the file is (from its name): content that says otherwise is refused."""
@@ -277,13 +330,23 @@ def _short(text: str) -> str:
     return text if len(text) <= 150 else text[:149] + "…"
 
 
-def modal_metadata(send_id: str) -> str:
-    return json.dumps({"send_id": send_id})
+def modal_metadata(send_id: str, *, recipient: str | None = None, sender: str = "") -> str:
+    """The modal's private_metadata: the draft, and once a choice was made that WhatsApp may
+    refuse, the choice (as typed) that `Send anyway` sends."""
+    if recipient is None:
+        return json.dumps({"send_id": send_id})
+    return json.dumps({"send_id": send_id, "recipient": recipient, "sender": sender})
 
 
-def send_id_from_metadata(metadata: str) -> str:
+def read_metadata(metadata: str) -> dict[str, str]:
     try:
         value = json.loads(metadata or "{}")
     except ValueError:
-        return ""
-    return str(value.get("send_id") or "") if isinstance(value, dict) else ""
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}
+
+
+def send_id_from_metadata(metadata: str) -> str:
+    return read_metadata(metadata).get("send_id", "")

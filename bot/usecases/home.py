@@ -1,9 +1,12 @@
 """The App Home tab: where each person may send, the conversations waiting for a reply in
-those channels, and the person's recent sends; kept fresh for those who look at it.
+those channels, "Find a customer" with the history of the customer last looked up, and the
+person's recent sends; kept fresh for those who look at it.
 
 A Home tab is republished when one of its person's sends changes, and when a conversation it
 may list starts or stops waiting for a reply (or moves to another thread). The times it shows
-(when the customer wrote, the time left in WhatsApp's window) are as of that publish.
+(when the customer wrote, the time left in WhatsApp's window) are as of that publish. The
+customer a person looked up is remembered by the process that took the lookup, for an hour: a
+tab republished by another instance meanwhile shows the input empty again.
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from slack_sdk.errors import SlackClientError
 
 from bot import blocks
 from bot.blocks.conversations import thread_url
+from bot.blocks.history import find_customer, find_problem_blocks, history_blocks
 from bot.blocks.home_tab import WaitingReply
+from bot.blocks.text import Block
 from bot.core import access
 from bot.core.config import Config, Sender
 from bot.core.errors import SendRefused
 from bot.core.records import ConversationRecord
 from bot.core.window import Window
 from bot.store import Store, utcnow
+from bot.usecases.history import History, HistoryRefused
+from bot.usecases.permalinks import Permalinks
 from bot.usecases.sending import SendService
 
 logger = logging.getLogger(__name__)
@@ -34,7 +41,7 @@ RECENT = 95
 WAITING = 20
 WATCHED_FOR = timedelta(hours=24)
 WATCHING_CHECK_SECONDS = 5.0
-WORKSPACE_RETRY_SECONDS = 60.0
+LOOKUP_KEPT_SECONDS = 3600.0
 
 
 class HomeTabs:
@@ -61,8 +68,9 @@ class HomeTabs:
         # What this process last saw of each conversation a Home tab may list (see
         # `conversation_changed`).
         self._listed: dict[str, tuple[bool, str | None, str | None]] = {}
-        self._workspace_url: str | None = None
-        self._workspace_asked = float("-inf")
+        self.links = Permalinks(client)
+        self.history = History(config=config, store=store, sending=sending, links=self.links)
+        self._lookups: dict[str, tuple[str, float]] = {}  # user → (what they looked up, until)
 
     def view(self, user_id: str) -> dict[str, Any]:
         recent, total = self.store.recent_sends(user_id, limit=RECENT)
@@ -82,7 +90,41 @@ class HomeTabs:
             total=total,
             waiting=waiting[:WAITING] if waiting is not None else None,
             more_waiting=waiting is not None and len(waiting) > WAITING,
+            find=self._find(user_id) if may_send else (),
         )
+
+    def _find(self, user_id: str) -> list[Block]:
+        """The tab's "Find a customer", with the history of the one the person looked up last."""
+        query = self._lookup(user_id)
+        if query is None:
+            return find_customer(None)
+        try:
+            found = self.history.find(query, user_id)
+        except HistoryRefused as exc:
+            return find_customer(query, find_problem_blocks(str(exc)))
+        results = history_blocks(found.number, found.label, found.items, more=found.more)
+        return find_customer(query, results)
+
+    def look_up(self, user_id: str, query: str | None) -> None:
+        """The person entered a number or contact in "Find a customer" (nothing: cleared it):
+        their tab is published at once with that customer's history."""
+        query = (query or "").strip()
+        with self._lock:
+            if len(self._lookups) > 10_000:
+                now = time.monotonic()
+                self._lookups = {k: v for k, v in self._lookups.items() if v[1] > now}
+            if query:
+                self._lookups[user_id] = (query, time.monotonic() + LOOKUP_KEPT_SECONDS)
+            else:
+                self._lookups.pop(user_id, None)
+        self.publish(user_id)
+
+    def _lookup(self, user_id: str) -> str | None:
+        with self._lock:
+            kept = self._lookups.get(user_id)
+        if kept is None or kept[1] < time.monotonic():
+            return None
+        return kept[0]
 
     def _waiting(self, user_id: str) -> list[WaitingReply]:
         """The conversations waiting for a reply that the person may answer (in a channel
@@ -95,7 +137,7 @@ class HomeTabs:
         mine = [c for c in found if self.may_answer(user_id, c)]
         if not mine:
             return []
-        workspace = self._workspace()
+        workspace = self.links.workspace()
         hours = self.config.conversations.window_hours
         now = utcnow()
         return [
@@ -117,24 +159,6 @@ class HomeTabs:
         except SendRefused:
             return False
         return True
-
-    def _workspace(self) -> str | None:
-        """The workspace's URL (`auth.test`), for links to threads: asked once, again a minute
-        after a failure."""
-        with self._lock:
-            if self._workspace_url is not None:
-                return self._workspace_url
-            if time.monotonic() - self._workspace_asked < WORKSPACE_RETRY_SECONDS:
-                return None
-            self._workspace_asked = time.monotonic()
-        try:
-            url = self.client.auth_test().get("url")
-        except (SlackClientError, OSError, ValueError):
-            logger.warning("Could not learn the workspace's URL; the Home tab links channels")
-            return None
-        with self._lock:
-            self._workspace_url = str(url) if url else None
-        return self._workspace_url
 
     def _senders(self, aliases: tuple[str, ...]) -> list[Sender]:
         return [self.config.senders[a] for a in aliases if a in self.config.senders]
@@ -167,7 +191,7 @@ class HomeTabs:
             self._last[user_id] = time.monotonic()
         try:
             self.client.views_publish(user_id=user_id, view=self.view(user_id))
-        except SlackClientError:
+        except (SlackClientError, OSError):  # Slack refused it, or could not be reached
             logger.exception("Failed to publish the Home tab of %s", user_id)
 
     def conversation_changed(self, conversation: ConversationRecord) -> None:

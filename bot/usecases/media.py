@@ -1,5 +1,6 @@
 """Media kept by the bot for the provider to fetch: stored in the database so that every
-instance can serve it, linked by signed expiring URLs, purged when expired."""
+instance can serve it, linked by signed expiring URLs, purged when expired (the bytes of those
+older than `retention.media_days` are deleted before: `usecases/retention.py`)."""
 
 from __future__ import annotations
 
@@ -66,11 +67,19 @@ class MediaService:
         return self.config.media_url(token)
 
     def serve(self, token: str, *, head: bool) -> MediaResponse:
-        """200 with the exact type, length and bytes; 403 tampered or expired; 404 unknown."""
+        """200 with the exact type, length and bytes; 403 tampered or expired; 404 unknown;
+        410 when its bytes were deleted (retention, or its customer forgotten)."""
         verdict, media_id = links.check(self.config.media.link_secret, token, now=self._clock())
         if verdict is not links.LinkCheck.VALID:
             return MediaResponse(403, list(_NO_CACHE), f"link {verdict.value}\n".encode())
         record = self.store.get_media(media_id, with_data=False)
+        if record is not None and record.purged_at is not None:
+            return MediaResponse(
+                410,
+                [("Content-Type", "text/plain; charset=utf-8"), *_NO_CACHE],
+                b"gone: this file was deleted (retention.media_days, or its customer was "
+                b"forgotten)\n",
+            )
         if record is None or record.expires_at <= self._clock():
             return MediaResponse(404, list(_NO_CACHE), b"no such media\n")
         headers = [

@@ -1,14 +1,14 @@
 """Keeps each send's Slack thread in step with the database.
 
-What a thread shows is a function of the stored send and its statuses. Whoever changes a send
-now_showing it dirty; one worker at a time (a lease in the database, so across instances too) brings
-Slack up to date, at most one pass a second per thread, so a burst of callbacks is coalesced
-and the last edit shows the most advanced status. A sweeper picks up what a crash left behind.
+What a thread shows is a function of the stored send and its statuses (the passes are in
+`send_passes.py`, a conversation's in `conversations.py`). Whoever changes a send marks it
+dirty; one worker at a time (a lease in the database, so across instances too) brings Slack up
+to date, at most one pass a second per thread, so a burst of callbacks is coalesced and the
+last edit shows the most advanced status. A sweeper picks up what a crash left behind.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 import threading
@@ -22,7 +22,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks
-from bot.core import statuses
 from bot.core.config import Config, Sender
 from bot.core.logs import log_context
 from bot.store import (
@@ -30,16 +29,15 @@ from bot.store import (
     ConversationRecord,
     Lease,
     SendRecord,
-    SendState,
-    StatusRow,
     Store,
     batches,
-    conversations,
     utcnow,
 )
+from bot.store.schema import conversations  # the table: `bot.store.conversations` is a module
 from bot.usecases.delayed import DelayedCalls
 from bot.usecases.leases import LeaseKeeper, LeaseLost
 from bot.usecases.metrics import Metrics
+from bot.usecases.send_passes import GiveUp, NotReady, SendPasses
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +59,9 @@ PERMANENT_ERRORS = frozenset(
         "thread_locked",
     }
 )
-_NOT_SHOWN_YET = (SendState.CONFIRMED, SendState.SENDING)
-# A draft's offer and a cancelled offer are shown by the click handlers, never as a record.
-_NEVER_SHOWN = (SendState.DRAFT, SendState.CANCELLED)
 
 
-class ThreadRenderer:
+class ThreadRenderer(SendPasses):
     """Brings Slack threads up to date with stored sends, once per change, in order."""
 
     def __init__(
@@ -222,6 +217,10 @@ class ThreadRenderer:
         """Bring a group send's progress message up to date now (as `render`)."""
         self._now(batch_id, self._render_batch)
 
+    def render_conversation(self, conversation_id: str) -> None:
+        """Bring a conversation's messages in Slack up to date now (as `render`)."""
+        self._now(conversation_id, self._render_conversation)
+
     def _now(self, row_id: str, fn: Callable[[str], None]) -> None:
         with self._lock:
             if self._asked_again(row_id):
@@ -296,10 +295,10 @@ class ThreadRenderer:
                     wrote_at = utcnow()
                     self._note_write(row_id)
                 shown = row.version
-        except _GiveUp:
+        except GiveUp:
             gone = load(row_id)
             shown = gone.version if gone is not None else None
-        except _NotReady:
+        except NotReady:
             retry_in = NOT_READY_RETRY
         except LeaseLost:
             logger.info("%s %s is another worker's to update now", record.__name__, row_id)
@@ -347,171 +346,11 @@ class ThreadRenderer:
             send, _ = self._record(send, self.senders(send), now_showing)
             thread = send.thread_ts or send.message_ts
             self._post(send, thread, blocks.wait_reply(seconds))
-        except (SlackClientError, _GiveUp, LeaseLost):
+        except (SlackClientError, GiveUp, LeaseLost):
             logger.exception("Failed to say in Slack that send %s waits", send_id)
         finally:
             self._leases.end(send_id)
             self.store.finish_render(SendRecord, send_id, self._owner, None, **now_showing)
-
-    def _pass(self, send: SendRecord, now_showing: dict[str, Any]) -> bool:
-        """One pass: post what is missing, edit what changed. True if Slack was written to.
-
-        What is posted is stored at once (so a message is never posted twice); what an edit
-        shows goes into `now_showing` (an edit done twice is harmless)."""
-        if send.channel_id is None or send.state in _NEVER_SHOWN:
-            return False
-        if send.batch_id is not None:
-            return self._member_pass(send)
-        if send.state in _NOT_SHOWN_YET and send.message_ts is None:
-            return False
-        sender = self.senders(send)
-        wrote = False
-        send, posted = self._record(send, sender, now_showing)
-        wrote |= posted
-        thread = send.thread_ts or send.message_ts
-        assert thread is not None
-        if send.transaction_id and send.txid_ts is None:
-            ts = self._post(send, thread, blocks.transaction_reply(send))
-            send = self._set(send, txid_ts=ts)
-            wrote = True
-        if send.state in (SendState.FAILED, SendState.UNKNOWN) and send.outcome_ts is None:
-            ts = self._post(send, thread, blocks.outcome_reply(send))
-            send = self._set(send, outcome_ts=ts)
-            wrote = True
-        # Replies of their own first, then the summary: whoever reads the summary at a status
-        # finds every failure and unknown status before it already said.
-        rows = self.store.timeline(send.id)
-        wrote |= self._event_replies(send, thread, rows)
-        wrote |= self._status_reply(send, thread, rows, now_showing)
-        if wrote and self.on_change is not None:
-            self.on_change(send)
-        return wrote
-
-    def _member_pass(self, send: SendRecord) -> bool:
-        """A group member shows only what went wrong, in its group's thread."""
-        assert send.batch_id is not None
-        batch = self.store.get_batch(send.batch_id)
-        if batch is None:
-            return False
-        if batch.message_ts is None:
-            raise _NotReady
-        thread = batch.thread_ts or batch.message_ts
-        wrote = False
-        if send.state in (SendState.FAILED, SendState.UNKNOWN) and send.outcome_ts is None:
-            ts = self._post(send, thread, blocks.member_outcome(send))
-            self.store.set_send_fields(send.id, outcome_ts=ts)
-            wrote = True
-        for row in self.store.timeline(send.id):
-            info = statuses.describe(row.status)
-            if row.reply_ts is None and info.is_failure:
-                ts = self._post(send, thread, blocks.member_failure(send, row))
-                self._shown(row)
-                self.store.set_status_reply(send.id, row.status, ts)
-                wrote = True
-        self.schedule_batch(batch.id)
-        return wrote
-
-    def _batch_pass(self, batch: BatchRecord, now_showing: dict[str, Any]) -> bool:
-        """The group's one progress message, posted once and edited as members advance."""
-        if batch.channel_id is None or batch.state in _NEVER_SHOWN:
-            return False
-        members = self.store.batch_sends(batch.id)
-        if not members:
-            return False
-        message = blocks.group_progress(batch, members, self.senders(members[0]))
-        if batch.message_ts is None:
-            response = self._call(
-                "chat_postMessage",
-                channel=batch.channel_id,
-                thread_ts=batch.thread_ts,
-                **message.as_kwargs(),
-            )
-            self.store.update_batch(batch.id, message_ts=str(response["ts"]), shown=message.text)
-            return True
-        if batch.shown == message.text:
-            return False
-        self._call(
-            "chat_update",
-            channel=batch.channel_id,
-            ts=batch.message_ts,
-            **message.as_kwargs(),
-        )
-        now_showing["shown"] = message.text
-        return True
-
-    def _record(
-        self, send: SendRecord, sender: Sender, now_showing: dict[str, Any]
-    ) -> tuple[SendRecord, bool]:
-        """The channel message (or the offer message in a file's thread), with the latest status."""
-        label = _label(send)
-        message = blocks.record(send, sender)
-        if send.message_ts is None:
-            ts = self._post(send, send.thread_ts, message)
-            changes: dict[str, Any] = {"message_ts": ts, "message_status": label}
-            return self._set(send, **changes), True
-        if send.message_status == label:
-            return send, False
-        self._call(
-            "chat_update", channel=send.channel_id, ts=send.message_ts, **message.as_kwargs()
-        )
-        now_showing["message_status"] = label
-        return dataclasses.replace(send, message_status=label), True
-
-    def _status_reply(
-        self, send: SendRecord, thread: str, rows: list[StatusRow], now_showing: dict[str, Any]
-    ) -> bool:
-        if send.provider_status is None or send.status_shown == send.provider_status:
-            return False
-        message = blocks.status_reply(send, rows)
-        if send.status_ts is None:
-            ts = self._post(send, thread, message)
-            self._shown(*(row for row in rows if row.status == send.provider_status))
-            self._set(send, status_ts=ts, status_shown=send.provider_status)
-        else:
-            self._call(
-                "chat_update",
-                channel=send.channel_id,
-                ts=send.status_ts,
-                **message.as_kwargs(),
-            )
-            self._shown(*(row for row in rows if row.status == send.provider_status))
-            now_showing["status_shown"] = send.provider_status
-        return True
-
-    def _shown(self, *rows: StatusRow) -> None:
-        """The thread shows the status of `rows` (one status's rows) from now: how long
-        after its first callback came in."""
-        if rows:
-            first = min(row.received_at for row in rows)
-            self.metrics.shown((utcnow() - first).total_seconds())
-
-    def _event_replies(self, send: SendRecord, thread: str, rows: list[StatusRow]) -> bool:
-        """A new reply for every failure and every status the bot does not know."""
-        wrote = False
-        for row in rows:
-            info = statuses.describe(row.status)
-            if row.reply_ts is None and (info.is_failure or not info.is_known):
-                ts = self._post(send, thread, blocks.status_event_reply(row))
-                self._shown(row)
-                self.store.set_status_reply(send.id, row.status, ts)
-                wrote = True
-        return wrote
-
-    def _set(self, send: SendRecord, **changes: Any) -> SendRecord:
-        """Store Slack refs of a send; the record is updated here, not read back."""
-        self.store.set_send_fields(send.id, **changes)
-        return dataclasses.replace(send, **changes)
-
-    def _post(self, send: SendRecord, thread_ts: str | None, message: blocks.SlackMessage) -> str:
-        response = self._call(
-            "chat_postMessage",
-            channel=send.channel_id,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
-            **message.as_kwargs(),
-        )
-        return str(response["ts"])
 
     def call(self, method: str, **kwargs: Any) -> Any:
         """A Slack write of a pass under way (a conversation's), only while its lease is ours;
@@ -533,22 +372,8 @@ class ThreadRenderer:
                     channel,
                     error,
                 )
-                raise _GiveUp from None
+                raise GiveUp from None
             raise
 
 
-class _GiveUp(Exception):
-    """Slack will never accept this thread's updates."""
-
-
-class _NotReady(Exception):
-    """Not showable yet (a group member before its progress message): left dirty for later."""
-
-
 Row = TypeVar("Row", SendRecord, BatchRecord, ConversationRecord)
-
-
-def _label(send: SendRecord) -> str:
-    """What the channel message shows at a glance; a change of it means an edit."""
-    label = send.provider_status or str(send.state)
-    return f"{label} waiting" if send.reply_waiting else label

@@ -130,11 +130,63 @@ class SendService:
         media_id: str | None = None,
     ) -> SendRecord:
         """Check the message fully and record it as a draft with its ids and callback token."""
+        return self.store.add_send(
+            **self._draft_row(
+                message,
+                sender=sender,
+                source=source,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                thread_ts=thread_ts,
+                batch_id=batch_id,
+                media_id=media_id,
+            )
+        )
+
+    def create_draft_once(
+        self,
+        message: Message,
+        *,
+        origin: str,
+        sender: Sender,
+        source: str,
+        team_id: str | None = None,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        thread_ts: str | None = None,
+    ) -> SendRecord | None:
+        """As `create_draft`, unless a send with this `origin` exists already: then None, and
+        nothing is recorded (one modal's submission makes one send, however often it comes)."""
+        row = self._draft_row(
+            message,
+            sender=sender,
+            source=source,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            thread_ts=thread_ts,
+        )
+        return self.store.add_send_once(**row, origin=origin)
+
+    def _draft_row(
+        self,
+        message: Message,
+        *,
+        sender: Sender,
+        source: str,
+        team_id: str | None,
+        channel_id: str | None,
+        user_id: str | None,
+        thread_ts: str | None,
+        batch_id: str | None = None,
+        media_id: str | None = None,
+    ) -> dict[str, Any]:
         external_id = new_external_id()
         token = tokens.new_token(self.config.media.link_secret, CALLBACK_PURPOSE)
         body = self._request_body(message, sender.number, external_id, token)
         request = body["request"]
-        return self.store.add_send(
+        return dict(
             id=secrets.token_hex(16),
             source=source,
             team_id=team_id,

@@ -24,6 +24,8 @@ from bot.usecases.intake import StatusIntake
 from bot.usecases.media import MediaService
 from bot.usecases.metrics import Metrics
 from bot.usecases.render import ThreadRenderer
+from bot.usecases.replies import Replies
+from bot.usecases.retention import Retention
 from bot.usecases.sending import HANDED_BACK, SendService
 from bot.usecases.slack_health import SlackTokenHealth
 from bot.usecases.usernames import UserNames
@@ -54,11 +56,14 @@ class Services:
     metrics: Metrics
     conversations: Conversations
     inbound: InboundIntake
+    replies: Replies
+    retention: Retention
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="work")
     )
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
+    _retention: threading.Thread | None = None
     _closed: bool = False
 
     def background(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -79,7 +84,8 @@ class Services:
         self, interval: float = 5.0, purge_every: float = 600.0, takeover_every: float = 0.5
     ) -> None:
         """In the background: catch up Slack threads left behind, purge expired media; every
-        `takeover_every`, take over the threads whose updater died (its lease ran out)."""
+        `takeover_every`, take over the threads whose updater died (its lease ran out); and,
+        on a thread of its own, retention every `purge_every`."""
         stop = self._stop
 
         def loop() -> None:
@@ -100,6 +106,19 @@ class Services:
 
         self._maintenance = threading.Thread(target=loop, name="maintenance", daemon=True)
         self._maintenance.start()
+        self._retention = threading.Thread(
+            target=self._retention_loop, args=(interval, purge_every), name="retention", daemon=True
+        )
+        self._retention.start()
+
+    def _retention_loop(self, first: float, every: float) -> None:
+        """Retention on a thread of its own, a while after the start and then every `every`
+        seconds: a long purge never delays the sweeps nor the takeover of abandoned threads,
+        and a stop ends it between two batches."""
+        wait = first
+        while not self._stop.wait(wait):
+            self._run_logged(lambda: self.retention.purge(self._stop), "apply retention")
+            wait = every
 
     def recover(self) -> None:
         """Sends left `sending` become unknown (said, never resent); sends left `confirmed`
@@ -130,8 +149,9 @@ class Services:
         self._closed = True
         self._stop.set()
         self.sending.stop()
-        if self._maintenance is not None:
-            self._maintenance.join(MAINTENANCE_JOIN_SECONDS)
+        for thread in (self._maintenance, self._retention):
+            if thread is not None:
+                thread.join(MAINTENANCE_JOIN_SECONDS)
         self.executor.shutdown(wait=True)
         self.renderer.close()
         self.provider.close()

@@ -75,3 +75,25 @@ def test_serving_purging_and_refreshing(tmp_path: object) -> None:
         == 404
     )
     store.close()
+
+
+def test_a_file_whose_bytes_were_deleted_answers_410_gone(tmp_path: object) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/m.sqlite3")
+    store.migrate()
+    clock = Clock()
+    service = MediaService(config=make_config(), store=store, clock=clock)
+    info = MediaInfo(MediaKind.IMAGE, "image/png", "PNG image", 4, ".png")
+    kept = service.keep(b"\x89PNG", info, file_name="a.png", slack_file_id="F1")
+    token = service.link(kept.id).rsplit("/", 1)[1]
+    kept_at = store.get_media(kept.id, with_data=False).created_at  # type: ignore[union-attr]
+    assert store.purge_old_media(before=kept_at + timedelta(seconds=1), now=NOW) == 1
+    for head in (False, True):
+        gone = service.serve(token, head=head)
+        assert gone.status == 410 and gone.stream is None
+        assert ("Content-Type", "text/plain; charset=utf-8") in gone.headers
+        assert gone.body.startswith(b"gone: this file was deleted")
+    assert service.serve(token + "x", head=False).status == 403  # a forged link learns nothing
+    assert service.purge() == 0  # its link still works: the row stays until it expires
+    clock.now = NOW + timedelta(hours=25)
+    assert service.purge() == 1
+    store.close()

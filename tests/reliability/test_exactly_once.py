@@ -116,8 +116,16 @@ def test_the_same_modal_submission_many_times_sends_once(make_rig: Callable[...,
     offer = rig.message_with_button(CHANNEL, USER, ids.CHOOSE_RECIPIENT, send.id)
     app.driver.click(ids.CHOOSE_RECIPIENT, send.id, user=USER, channel=CHANNEL, message=offer)
     view = wait_until(lambda: next(iter(rig.slack.views.values()), None), 10, "the modal")
-    body = submission(app, view, "acme-ops", "sales")
-    headers = app.driver.signed_headers(body, "application/x-www-form-urlencoded")
+    # acme-ops never wrote: the choice is answered with `Send anyway`, whose submission sends
+    chosen = submission(app, view, "acme-ops", "sales")
+    form = "application/x-www-form-urlencoded"
+    asked = app.driver.raw_post(chosen, app.driver.signed_headers(chosen, form))
+    assert asked.status == 200 and isinstance(asked.json, dict), asked.body
+    anyway = asked.json["view"]
+    assert anyway["submit"]["text"] == "Send anyway"
+    assert requests_for(rig, send.external_id) == 0
+    body = submission(app, {**view, **anyway}, "acme-ops", "sales")
+    headers = app.driver.signed_headers(body, form)
     calls: list[Callable[[], DriverResponse]] = []
     for n in range(24):
         extra = {} if n % 2 == 0 else {"X-Slack-Retry-Num": str(n % 3 + 1)}

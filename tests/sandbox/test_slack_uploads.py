@@ -327,3 +327,34 @@ def test_faults_on_the_upload_url(slack: SlackStandIn, client: WebClient) -> Non
     assert slack.uploads == [] and not slack.calls_to("files.completeUploadExternal")
     client.files_upload_v2(channel=CHANNEL, file=PHOTO, filename="photo.jpg")
     assert [u.content for u in slack.uploads] == [PHOTO]
+
+
+# ---------------------------------------------------------------- files.delete
+
+
+def test_the_bot_deletes_its_own_upload_and_its_share_keeps_a_tombstone(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    root = client.chat_postMessage(channel=CHANNEL, text="a thread")["ts"]
+    answer = client.files_upload_v2(
+        channel=CHANNEL, thread_ts=root, file=PHOTO, filename="id.jpg", title="id"
+    )
+    file_id = answer["files"][0]["id"]
+    assert slack.file(file_id) is not None
+
+    assert client.files_delete(file=file_id)["ok"]
+
+    assert slack.file(file_id) is None
+    (share,) = [m for m in slack.thread(CHANNEL, root) if m.get("files")]
+    assert share["files"] == [{"id": file_id, "mode": "tombstone"}]
+    with pytest.raises(SlackApiError) as gone:
+        client.files_delete(file=file_id)
+    assert api_error(gone) == "file_not_found"
+
+
+def test_a_persons_file_is_not_the_bots_to_delete(slack: SlackStandIn, client: WebClient) -> None:
+    theirs = slack.add_file("a.png", PHOTO, "image/png", "png", ALICE, CHANNEL)
+    with pytest.raises(SlackApiError) as refused:
+        client.files_delete(file=theirs["id"])
+    assert api_error(refused) == "cant_delete_file"
+    assert slack.file(theirs["id"]) is not None

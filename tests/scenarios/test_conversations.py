@@ -46,6 +46,7 @@ def inbox_roots(bot: Harness, channel: str = CHANNEL) -> list[dict[str, Any]]:
 
 def test_a_reply_to_a_send_lands_in_its_thread_with_a_reply_button(bot: Harness) -> None:
     confirm_and_send(bot)
+    bot.provider.wait_for_requests(1)  # the click is handled in the background
     send = bot.wait_shown()
     bot.wait_thread(bot.provider.sends[0].transaction_id)
 

@@ -12,9 +12,11 @@ import pytest
 from PIL import Image
 
 from bot.core import ids
+from bot.sandbox.driver.transport import DriverResponse
 from bot.store import SendState
 from tests.media import builders
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness, buttons, text_of
+from tests.scenarios.test_slash_send import CLOSED
 
 
 def png(size: tuple[int, int] = (64, 48), *, noise: bool = False) -> bytes:
@@ -72,7 +74,9 @@ def test_a_shared_png_is_sent_from_its_thread(bot: Harness) -> None:
     ts = share(bot, "parcel.png", image, text="Your parcel arrived")
     texts = wait_in_thread(bot, ts, "Send *parcel.png*")
     offer = next(m for m in bot.slack.thread(CHANNEL, ts) if buttons(m))
-    assert buttons(offer) == ["Send", "Choose recipient…", "Cancel"]
+    # the channel's default recipient never wrote: outside WhatsApp's window
+    assert buttons(offer) == ["Send anyway", "Choose recipient…", "Cancel"]
+    assert CLOSED in texts[-1]
     assert "+573001234567" in texts[-1] and "PNG" in texts[-1]
     assert "Your parcel arrived" in texts[-1]
 
@@ -205,8 +209,9 @@ def test_the_modal_path_sends_once(bot: Harness) -> None:
     assert bad.status == 200 and bad.json["response_action"] == "errors"  # type: ignore[index]
     assert "not a valid phone number" in bad.json["errors"]["recipient"]  # type: ignore[index]
     good = bot.driver.submit_view(view["id"], choice("acme-ops", "sales"), user=USER)
-    assert good.status == 200
-    again = bot.driver.submit_view(view["id"], choice("acme-ops", "sales"), user=USER)
+    assert bot.provider.requests == []  # acme-ops never wrote: asked first
+    assert send_anyway(bot, view["id"], good).status == 200
+    again = bot.driver.submit_view(view["id"], {}, user=USER)
     assert again.status == 200
     (request,) = bot.provider.wait_for_requests(1)
     body = request.json["request"]  # type: ignore[index]
@@ -232,11 +237,30 @@ def test_the_message_shortcut_sends_once(bot: Harness) -> None:
     bot.driver.message_shortcut(ids.SHORTCUT, message, user=USER, channel="C0SALES")
 
     view = bot.wait_recipient_modal()
-    bot.driver.submit_view(view["id"], choice("+573001234567", "sales"), user=USER)
+    answer = bot.driver.submit_view(view["id"], choice("+573001234567", "sales"), user=USER)
+    send_anyway(bot, view["id"], answer)
     (request,) = bot.provider.wait_for_requests(1)
     assert request.json["request"]["type"] == "image"  # type: ignore[index]
     texts = wait_in_thread_channel(bot, "C0SALES", message["ts"], "Status: *READ*")
     assert any(bot.provider.sends[0].transaction_id in t for t in texts)
+
+
+def send_anyway(
+    bot: Harness,
+    view_id: str,
+    answer: DriverResponse,
+    *,
+    user: str = USER,
+    words: str = CLOSED,
+) -> DriverResponse:
+    """The modal's answer to a recipient outside WhatsApp's window: nothing sent yet, the
+    window's `words` and `Send anyway` in its place; submitting that sends."""
+    assert answer.status == 200, answer
+    reply = answer.json
+    assert isinstance(reply, dict) and reply["response_action"] == "update", reply
+    assert reply["view"]["submit"]["text"] == "Send anyway"
+    assert words in text_of(reply["view"])
+    return bot.driver.submit_view(view_id, {}, user=user)
 
 
 def choice(recipient: str, sender: str) -> dict[str, dict[str, Any]]:

@@ -33,7 +33,9 @@ def test_a_group_of_twelve_with_two_refused(bot: Harness) -> None:
     confirmation = bot.wait_ephemeral("12 recipients")
     text = text_of(confirmation)
     assert "+573001234500, +573001234501" in text and "and 7 more" in text
-    assert buttons(confirmation) == ["Send to 12", "Cancel"]
+    # nobody in the group has written: every one is outside WhatsApp's window
+    assert "12 of 12 recipients have not written in the last 24 h" in text
+    assert buttons(confirmation) == ["Send anyway to 12", "Cancel"]
     bot.driver.click(ids.SEND_GROUP, user=USER, channel=CHANNEL)
     bot.provider.wait_for_requests(12, timeout=20)
     texts = bot.wait_thread("12/12 · 10 sent · 2 failed", timeout=20)
@@ -68,13 +70,14 @@ def test_cancel_a_group(bot: Harness) -> None:
 
 
 def test_a_shared_file_to_a_group_from_the_modal(bot: Harness) -> None:
-    from tests.scenarios.test_file_share import choice, png, share, wait_in_thread
+    from tests.scenarios.test_file_share import choice, png, send_anyway, share, wait_in_thread
 
     ts = share(bot, "route.png", png())
     wait_in_thread(bot, ts, "Send *route.png*")
     bot.driver.click(ids.CHOOSE_RECIPIENT, user=USER, channel=CHANNEL)
     view = bot.slack.wait_for(lambda: next(iter(bot.slack.views.values()), None))
-    bot.driver.submit_view(view["id"], choice("drivers", "support"), user=USER)
+    answer = bot.driver.submit_view(view["id"], choice("drivers", "support"), user=USER)
+    send_anyway(bot, view["id"], answer, words="12 of 12 recipients have not written in the last")
     bot.provider.wait_for_requests(12, timeout=20)
     texts = wait_in_thread(bot, ts, "12/12 · 12 sent · 0 failed", timeout=20)
     assert all(buttons(m) == [] for m in bot.slack.thread(CHANNEL, ts))

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.core import ids
 from tests.scenarios.harness import CHANNEL, OTHER_USER, USER, Harness, text_of
-from tests.scenarios.test_file_share import choice, png, share, wait_in_thread
+from tests.scenarios.test_file_share import choice, png, send_anyway, share, wait_in_thread
 
 
 def seen(message: dict[str, Any] | str) -> str:
@@ -87,5 +87,6 @@ def test_the_message_shortcut_decodes_the_caption_too(bot: Harness) -> None:
 
     view = bot.wait_recipient_modal()
     assert "From @Alice <3" in seen({"blocks": view["blocks"]})
-    bot.driver.submit_view(view["id"], choice("+573001234567", "sales"), user=USER)
+    answer = bot.driver.submit_view(view["id"], choice("+573001234567", "sales"), user=USER)
+    send_anyway(bot, view["id"], answer)
     assert sent(bot)["caption"] == "From @Alice <3"

@@ -8,16 +8,29 @@ import time
 from bot.core import ids
 from tests.scenarios.harness import CHANNEL, USER, Harness, buttons, text_of
 
+# What a confirmation says to a customer who has not written in WhatsApp's window.
+CLOSED = (
+    "no message from this customer in the last 24 h: WhatsApp may refuse a free-form message, "
+    "and only a late status would say so"
+)
+
 
 def command(bot: Harness) -> str:
     return f"image +573001234567 {bot.coffee_url} The best coffee in the town!"
 
 
-def confirm_and_send(bot: Harness) -> None:
+def confirm_and_send(bot: Harness, *, window_open: bool = False) -> None:
+    """The command, its confirmation, and a click on its button: `Send anyway` when the
+    customer has not written in the last 24 h (the tests' customers never do, unless made to)."""
     answer = bot.driver.slash_command(command(bot), user=USER, channel=CHANNEL)
     assert answer.status == 200
     confirmation = bot.wait_ephemeral("Send an image on WhatsApp?")
-    assert buttons(confirmation) == ["Send", "Cancel"]
+    if window_open:
+        assert buttons(confirmation) == ["Send", "Cancel"]
+        assert "WhatsApp window:* open until" in text_of(confirmation)
+    else:
+        assert buttons(confirmation) == ["Send anyway", "Cancel"]
+        assert CLOSED in text_of(confirmation)
     click = bot.driver.click(ids.SEND, user=USER, channel=CHANNEL)
     assert click.status == 200
 
@@ -32,9 +45,10 @@ def test_image_send_to_read(bot: Harness) -> None:
         "Support (+15550001111)",
         "coffee.jpg",
         "The best coffee in the town!",
+        CLOSED,  # the customer never wrote
     ):
         assert expected in summary
-    assert buttons(confirmation) == ["Send", "Cancel"]
+    assert buttons(confirmation) == ["Send anyway", "Cancel"]
 
     click = bot.driver.click(ids.SEND, user=USER, channel=CHANNEL)
     assert click.status == 200 and click.elapsed < 3

@@ -267,3 +267,33 @@ def test_retry_by_someone_not_allowed_is_refused(tmp_path: Path) -> None:
         assert said["replace_original"] is False and "not on the list of people" in said["text"]
         assert stage.send(send_id).state is SendState.UNKNOWN
         assert len(stage.provider.requests) == 1
+
+
+# a customer who opted out after the confirmation was shown
+
+
+def test_a_click_for_a_customer_who_opted_out_since_sends_nothing(stage: Stage) -> None:
+    send = stage.draft()
+    stage.store.opt_out("support", RECIPIENT, 'they wrote "STOP"')
+    respond = Responses()
+    clicks.on_send(stage.services, click(send.id), respond)
+    assert stage.provider.requests == []
+    assert stage.send(send.id).state is SendState.CANCELLED
+    (said,) = respond.calls
+    assert said["replace_original"] is True and buttons(said) == []
+    assert respond.texts[0].startswith(f":no_entry: Not sent: {RECIPIENT} opted out of messages")
+    assert '(they wrote "STOP")' in respond.texts[0]
+
+
+def test_an_offer_s_send_for_a_customer_who_opted_out_since_leaves_the_offer(
+    stage: Stage,
+) -> None:
+    send = stage.offer()
+    stage.store.opt_out("support", RECIPIENT, "the provider reported the number as BLACKLISTED")
+    respond = Responses()
+    clicks.on_send(stage.services, click(send.id, user=OTHER_USER), respond)
+    assert stage.provider.requests == []
+    assert stage.send(send.id).state is SendState.DRAFT  # another recipient may be chosen
+    (said,) = respond.calls
+    assert said["replace_original"] is False and said["response_type"] == "ephemeral"
+    assert "BLACKLISTED" in respond.texts[0] and "Not sent" in respond.texts[0]

@@ -13,7 +13,7 @@ from bot.core import ids
 from bot.sandbox.images import jpeg
 from bot.sandbox.slack import find_element
 from bot.slack import slash
-from bot.store import SendState, batches, sends
+from bot.store import SendState, batches, sends, utcnow
 from tests.inprocess import CHANNEL, OTHER_USER, RECIPIENT, USER, Stage, staged
 from tests.scenarios.harness import text_of
 
@@ -172,3 +172,34 @@ def test_status_shows_a_send_only_in_its_channel_or_to_its_sender(stage: Stage) 
     assert "can't show that send here" in elsewhere
     assert transaction_id not in elsewhere and RECIPIENT not in elsewhere
     assert "No send has the transactionId `nope`" in answer(stage, "status nope")
+
+
+# WhatsApp's window and opt-outs
+
+
+def test_the_confirmation_says_the_window_and_its_button(stage: Stage) -> None:
+    text = answer(stage, f"text {RECIPIENT} Hello")
+    assert "no message from this customer in the last 24 h" in text
+    assert "Send anyway" in text
+    stage.store.opt_out("support", RECIPIENT, "setting up a conversation")
+    record = stage.store.find_conversation("support", RECIPIENT)
+    assert record is not None
+    stage.store.set_conversation_fields(
+        record.id, opted_out_at=None, opted_out_why=None, last_customer_at=utcnow()
+    )
+    text = answer(stage, f"text {RECIPIENT} Hello again")
+    assert "*WhatsApp window:* open until" in text and "23 h left" in text
+    assert "Send anyway" not in text
+
+
+def test_a_customer_on_the_do_not_send_list_is_refused_before_any_draft(stage: Stage) -> None:
+    stage.store.opt_out("support", RECIPIENT, 'they wrote "STOP"')
+    media = stage.files.add("coffee.jpg", jpeg(), "image/jpeg")
+    for text in (f"text {RECIPIENT} Hello", f"image acme-ops {media}"):
+        refused = answer(stage, text)
+        assert f"{RECIPIENT} opted out of messages from Support on " in refused
+        assert '(they wrote "STOP")' in refused
+    assert count(stage) == 0
+    assert stage.files.requests == []  # refused before the URL was asked
+    # the list is the sender's: another sender may still write
+    assert "Send a text message on WhatsApp?" in answer(stage, f"text {RECIPIENT} Hi from:sales")

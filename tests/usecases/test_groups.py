@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import SendState
-from bot.usecases.groups import GroupDraft
+from bot.usecases.groups import EveryoneOptedOut, GroupDraft
 from bot.usecases.sending import HANDED_BACK
 from bot.whatsapp.payloads import Message, MessageKind, PayloadError
 from tests.inprocess import CHANNEL, RECIPIENT, USER, Stage, staged
@@ -166,3 +166,46 @@ def test_closing_hands_back_the_member_waiting_and_those_queued_unsent(tmp_path:
         assert {m.state for m in members} == {SendState.CONFIRMED}
         assert {m.error for m in members} == {HANDED_BACK}
         assert len(stage.provider.requests) == 1
+
+
+# members on the sender's do-not-send list
+
+
+def test_members_who_opted_out_are_skipped_when_drafted_and_when_confirmed(stage: Stage) -> None:
+    store = stage.store
+    store.opt_out("support", NUMBERS[0], 'they wrote "STOP"')
+    group = drafted(stage)
+    assert group.standing.recipients == NUMBERS[1:]
+    assert [c.customer for c in group.standing.opted_out] == [NUMBERS[0]]
+    assert all(not w.open for w in group.standing.windows.values())  # nobody wrote
+    states = {m.recipient: m for m in stage.services.groups.sends(group.batch.id)}
+    skipped = states[NUMBERS[0]]
+    assert skipped.state is SendState.CANCELLED
+    assert skipped.error is not None and skipped.error.startswith(
+        f"skipped: {NUMBERS[0]} opted out of messages from Support"
+    )
+    assert {states[n].state for n in NUMBERS[1:]} == {SendState.DRAFT}
+
+    # another opts out while the confirmation is shown: skipped when it is clicked
+    store.opt_out("support", NUMBERS[1], "the provider reported the number as BLACKLISTED")
+    groups = stage.services.groups
+    assert groups.confirm(group.batch.id) is not None
+    groups.deliver_all(group.batch.id)
+    assert [r.json["request"]["to"] for r in stage.provider.requests] == [NUMBERS[2]]
+    after = {m.recipient: m.state for m in groups.sends(group.batch.id)}
+    assert after == {
+        NUMBERS[0]: SendState.CANCELLED,
+        NUMBERS[1]: SendState.CANCELLED,
+        NUMBERS[2]: SendState.SENT,
+    }
+    stage.slack.wait_for(
+        lambda: "1/1 · 1 sent · 0 failed · 2 skipped: opted out" in progress(stage), timeout=10
+    )
+
+
+def test_a_group_everyone_opted_out_of_is_not_drafted(stage: Stage) -> None:
+    for number in NUMBERS:
+        stage.store.opt_out("support", number, 'they wrote "STOP"')
+    with pytest.raises(EveryoneOptedOut, match="Everyone in the group `drivers` opted out"):
+        drafted(stage)
+    assert stage.store.sends_in_state([SendState.DRAFT, SendState.CANCELLED]) == []

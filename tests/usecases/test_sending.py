@@ -116,3 +116,23 @@ def test_find_by_transaction_id_or_by_id(service: SendService) -> None:
     assert by_id is not None and by_id.id == other.id
     assert service.find("a1b2c3d4-0000-4000-8000-000000000002") is None
     assert service.find("") is None
+
+
+def test_a_draft_with_an_origin_is_recorded_once_even_when_asked_together(
+    service: SendService,
+) -> None:
+    message = Message(MessageKind.TEXT, "+573001234567", "One reply")
+    sender = service.resolve_sender(None)
+
+    def once() -> SendRecord | None:
+        return service.create_draft_once(
+            message, origin="reply:V0001", sender=sender, source="reply", user_id=ASKER
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        made = [send for send in pool.map(lambda _: once(), range(4)) if send is not None]
+    assert len(made) == 1
+    assert service.store.send_with_origin("reply:V0001") == made[0]
+    assert made[0].origin == "reply:V0001" and made[0].state is SendState.DRAFT
+    assert once() is None
+    assert service.store.send_with_origin("reply:V0002") is None

@@ -105,6 +105,20 @@ def _word(text: str) -> str:
     return text.strip().rstrip(".!¡¿?").strip().casefold()
 
 
+DEFAULT_MEDIA_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long things are kept. `media_days`: kept file bytes (files shared in Slack and sent
+    from there) are deleted that many days after they were kept; `content_days`: captions,
+    texts, file names and customers' messages are replaced by `[removed after N days]`
+    (None keeps them)."""
+
+    media_days: int = DEFAULT_MEDIA_DAYS
+    content_days: int | None = None
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     format: LogFormat = "text"
@@ -126,6 +140,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     conversations: ConversationsConfig = field(default_factory=ConversationsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def inbox_channel(self, alias: str) -> str | None:
         """Where a sender's new conversations appear: its `inbox_channel`, else the first

@@ -25,6 +25,7 @@ from bot.core.config.model import (
     SlackConfig,
     WhatsAppConfig,
 )
+from bot.core.config.retention import read_retention
 
 
 def join(path: str, key: object) -> str:
@@ -136,6 +137,7 @@ class Reader:
         metrics = self.metrics(top.get("metrics"))
         logging = self.logging(top.get("logging"))
         conversations = read_conversations(self, top.get("conversations"))
+        retention = read_retention(self, top.get("retention"))
         check_inbox_channels(self, senders, channels)
         if slack is None or whatsapp is None or media is None:
             return None
@@ -154,6 +156,7 @@ class Reader:
             metrics=metrics,
             logging=logging,
             conversations=conversations,
+            retention=retention,
         )
 
     def slack(self, value: Any) -> SlackConfig | None:
@@ -504,6 +507,7 @@ _TOP_KEYS = {
     "metrics": False,
     "logging": False,
     "conversations": False,
+    "retention": False,
 }
 _SLACK_KEYS = {
     "bot_token": True,

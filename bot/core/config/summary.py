@@ -50,6 +50,15 @@ def summary(config: Config) -> str:
         lines.append(f"Contacts: {len(config.contacts)}")
     for name, members in config.groups.items():
         lines.append(f"Group {name}: {len(members)} recipient(s)")
+    retention = config.retention
+    content = (
+        f"content removed after {retention.content_days} day(s)"
+        if retention.content_days is not None
+        else "content kept"
+    )
+    lines.append(
+        f"Retention: kept file bytes deleted after {retention.media_days} day(s); {content}"
+    )
     lines.append(f"Database: {redact_database_url(config.database_url)}")
     lines.append(f"Public URL: {config.public_base_url}")
     lines.append(f"Provider: {config.whatsapp.api_url}")

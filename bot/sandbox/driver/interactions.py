@@ -15,6 +15,9 @@ from bot.sandbox.driver.transport import (
 )
 from bot.sandbox.slack import find_element
 
+# Inputs that dispatch a `block_actions` of their own (`dispatch_action_config`).
+_TEXT_INPUTS = frozenset({"plain_text_input", "email_text_input", "number_input", "url_text_input"})
+
 
 class Interactions(SignedPoster):
     """Slash commands and interactivity, form-encoded as Slack posts them."""
@@ -81,7 +84,9 @@ class Interactions(SignedPoster):
 
         Without ``message`` or ``view``, the stand-in finds the newest message the user
         sees in ``channel`` with that element (ephemeral ones first). ``value`` defaults to
-        the element's own value.
+        the element's own value. In a ``view`` (a modal, or a Home tab: ``home_view(user)``),
+        ``action_id`` may be a text input that dispatches actions: ``value`` is then what was
+        typed before Enter, also in the view's state.
         """
         if view is not None:
             return self._click_in_view(action_id, value, user=user, view=view, **options)
@@ -172,6 +177,12 @@ class Interactions(SignedPoster):
         **options: Unpack[SendOptions],
     ) -> DriverResponse:
         shown = self._view_obj(view)
+        action = self._action(action_id, value, shown.get("blocks"), None)
+        if action["type"] in _TEXT_INPUTS:
+            # Enter pressed in an input that dispatches: the view's state holds what was typed.
+            values = shown.setdefault("state", {}).setdefault("values", {})
+            entered = {"type": action["type"], "value": value}
+            values.setdefault(action["block_id"], {})[action_id] = entered
         payload: Json = {
             "type": "block_actions",
             "user": self._user_obj(user),
@@ -183,7 +194,7 @@ class Interactions(SignedPoster):
             "enterprise": None,
             "is_enterprise_install": False,
             "view": shown,
-            "actions": [self._action(action_id, value, shown.get("blocks"), None)],
+            "actions": [action],
         }
         return self.post_interaction(payload, **options)
 

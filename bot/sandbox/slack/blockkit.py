@@ -7,6 +7,12 @@ from typing import Any, Final
 
 from bot.sandbox.slack.common import Json
 
+_TRIGGERS: Final = frozenset({"on_enter_pressed", "on_character_entered"})
+# Elements that only an input block holds.
+_INPUT_ONLY: Final = frozenset(
+    {"plain_text_input", "email_text_input", "number_input", "url_text_input"}
+)
+
 _BLOCK_TYPES: Final = frozenset(
     {
         "actions",
@@ -81,6 +87,15 @@ def _block_problem(block: Json, at: str) -> str | None:
             return f"must provide label and element [json-pointer:{at}]"
         if len(_text_of(block["label"])) > 2000:
             return f"must be less than 2001 characters [json-pointer:{at}/label/text]"
+        for key in ("dispatch_action", "optional"):
+            if key in block and not isinstance(block[key], bool):
+                return f"must be a boolean [json-pointer:{at}/{key}]"
+        if "hint" in block and len(_text_of(block["hint"])) > 2000:
+            return f"must be less than 2001 characters [json-pointer:{at}/hint/text]"
+        if block["element"].get("type") == "plain_text_input":
+            problem = _text_input_problem(block["element"], f"{at}/element")
+            if problem:
+                return problem
     elements: list[Any] = []
     if kind in {"actions", "context"}:
         if not isinstance(block.get("elements"), list):
@@ -89,6 +104,9 @@ def _block_problem(block: Json, at: str) -> str | None:
         limit = 25 if kind == "actions" else 10
         if not elements or len(elements) > limit:
             return f"must have 1 to {limit} items [json-pointer:{at}/elements]"
+        for j, element in enumerate(elements):
+            if isinstance(element, dict) and element.get("type") in _INPUT_ONLY:
+                return f"unsupported type: {element['type']} [json-pointer:{at}/elements/{j}/type]"
     elif isinstance(block.get("accessory"), dict):
         elements = [block["accessory"]]
     elif isinstance(block.get("element"), dict):
@@ -112,6 +130,39 @@ def _block_problem(block: Json, at: str) -> str | None:
                 return f"must be at most 2000 characters [json-pointer:{at}/elements/{j}/value]"
             if element.get("style") not in {None, "primary", "danger"}:
                 return f"must be primary or danger [json-pointer:{at}/elements/{j}/style]"
+    return None
+
+
+def _text_input_problem(element: Json, at: str) -> str | None:
+    """A plain_text_input's documented limits, and when it dispatches actions."""
+    if len(_text_of(element.get("placeholder"))) > 150:
+        return f"must be less than 151 characters [json-pointer:{at}/placeholder/text]"
+    bounds = {"min_length": (0, 3000), "max_length": (1, 3000)}
+    for key, (low, high) in bounds.items():
+        value = element.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high
+        ):
+            return f"must be an integer from {low} to {high} [json-pointer:{at}/{key}]"
+    initial = element.get("initial_value")
+    if initial is not None:
+        if not isinstance(initial, str):
+            return f"must be a string [json-pointer:{at}/initial_value]"
+        if len(initial) > element.get("max_length", 3000):
+            return f"must be no longer than max_length [json-pointer:{at}/initial_value]"
+    config = element.get("dispatch_action_config")
+    if config is not None:
+        triggers = config.get("trigger_actions_on") if isinstance(config, dict) else None
+        if (
+            not isinstance(triggers, list)
+            or not triggers
+            or len(set(map(str, triggers))) != len(triggers)
+            or not set(triggers) <= _TRIGGERS
+        ):
+            return (
+                "must be on_enter_pressed and/or on_character_entered "
+                f"[json-pointer:{at}/dispatch_action_config/trigger_actions_on]"
+            )
     return None
 
 

@@ -67,6 +67,27 @@ class Files(Calls):
             stored = self._files.get(file_id)
             return copy.deepcopy(stored.obj) if stored else None
 
+    # ------------------------------------------------------------------ Web API methods
+
+    def _m_files_delete(self, params: Json) -> Json:
+        """Only the uploader deletes a file (the bot, its own uploads); the messages that
+        shared it keep a tombstone in its place, as Slack shows "This file was deleted"."""
+        file_id = self._str_arg(params, "file", required=True, error="file_not_found")
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise _SlackError("file_not_found")
+        if stored.obj.get("user") != self.bot_user_id:
+            raise _SlackError("cant_delete_file")
+        del self._files[file_id]
+        for msg in self._index.values():
+            files = msg.get("files")
+            if files and any(f.get("id") == file_id for f in files):
+                msg["files"] = [
+                    {"id": file_id, "mode": "tombstone"} if f.get("id") == file_id else f
+                    for f in files
+                ]
+        return {}
+
     # ------------------------------------------------------------------ internals: state
 
     def _new_file_id(self) -> str:

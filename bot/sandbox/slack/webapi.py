@@ -38,6 +38,7 @@ _METHODS: Final = (
     "conversations.info",
     "conversations.replies",
     "files.completeUploadExternal",
+    "files.delete",
     "files.getUploadURLExternal",
     "files.info",
     "reactions.add",

@@ -1,4 +1,5 @@
-"""The recipient modal: from an offer's `Choose recipient…`, or the `Send to WhatsApp` shortcut."""
+"""The recipient modal: from an offer's `Choose recipient…`, or the `Send to WhatsApp` shortcut;
+the reply modal of a customer's message."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.core import ids
-from bot.slack import fileflow
+from bot.slack import fileflow, replies
 from bot.usecases.services import Services
 
 
@@ -34,10 +35,23 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.MODAL)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        errors, choice = fileflow.check_submission(services, body, view)
+        answer = fileflow.answer_submission(services, body, view)
+        if answer.errors:
+            ack(response_action="errors", errors=answer.errors)
+            return
+        if answer.view is not None:  # `Send anyway` first, or why it cannot be sent
+            ack(response_action="update", view=answer.view)
+            return
+        ack()
+        if answer.choice is not None:
+            services.background(services.deliveries.send_choice, answer.choice)
+
+    @app.view(ids.REPLY_MODAL)
+    def on_reply(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        errors, reply = replies.check_submission(services, body, view)
         if errors:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        if choice is not None:
-            services.background(services.deliveries.send_choice, choice)
+        if reply is not None:
+            services.background(replies.send, services, reply)
