@@ -419,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     exporting.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="(csv)")
     exporting.add_argument(
         "--output", metavar="PATH", help="file to write, replaced once complete (stdout)"
+    )
+
     forget = add(
         "forget",
         cmd_forget,
@@ -458,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_help = (
         "run the real app against a stand-in Slack and provider on loopback and walk through "
-        "three sends; needs no credentials and no network"
+        "three sends and a customer's conversation; needs no credentials and no network"
     )
     demo = commands.add_parser("demo", help=demo_help, description=demo_help)
     demo.set_defaults(handler=cmd_demo)
