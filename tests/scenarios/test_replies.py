@@ -158,8 +158,9 @@ def test_double_submits_and_slack_s_retries_send_once(on_each_database: Harness)
 
 def test_a_reply_to_a_send_s_thread_clears_the_record_s_waiting_mark(bot: Harness) -> None:
     confirm_and_send(bot)
-    record = bot.wait_shown()
+    bot.provider.wait_for_requests(1)  # the click is handled in the background
     bot.wait_thread(bot.provider.sends[0].transaction_id)
+    record = bot.wait_shown()
     assert customer_json(bot, "wamid.S1", "¿Cuándo llega?").status_code == 200
     bot.slack.wait_for(lambda: "Reply waiting" in text_of(bot.channel_record()), timeout=10)
     bot.wait_thread("¿Cuándo llega?")
