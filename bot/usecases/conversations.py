@@ -10,6 +10,7 @@ instances), so two messages arriving together for a new conversation make one th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -20,7 +21,6 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
 from bot.blocks import conversations as shown
 from bot.core.config import Config, Sender
 from bot.core.records import ConversationRecord, InboundRecord, utcnow
@@ -279,27 +279,23 @@ class Conversations:
             )
             ts = str(response["ts"])
             channel, thread, root_send, root_inbound = inbox, ts, None, message.id
-            self._leave_root(conversation)
-            self.store.set_conversation_fields(
-                conversation.id, root_shown="waiting" if message.optout != "out" else "answered"
-            )
         self.store.set_inbound_fields(
             message.id, channel_id=channel, thread_ts=thread, message_ts=ts
         )
-        changes = {
+        changes: dict[str, Any] = {
             "channel_id": channel,
             "thread_ts": thread,
             "thread_active_at": now,
             "root_send_id": root_send,
             "root_inbound_id": root_inbound,
         }
-        if (channel, thread) != (conversation.channel_id, conversation.thread_ts):
-            self._leave_root(conversation) if fresh else None
-        self.store.set_conversation_fields(conversation.id, **changes)
-        if root_inbound == message.id:
+        if root_inbound == message.id:  # a new root: it says whether a reply waits
             changes["root_shown"] = "waiting" if message.optout != "out" else "answered"
-        conversation = _replace(conversation, **changes)
-        message = _replace_message(message, channel_id=channel, thread_ts=thread, message_ts=ts)
+        if (channel, thread) != (conversation.channel_id, conversation.thread_ts):
+            self._leave_root(conversation)
+        self.store.set_conversation_fields(conversation.id, **changes)
+        conversation = dataclasses.replace(conversation, **changes)
+        message = dataclasses.replace(message, channel_id=channel, thread_ts=thread, message_ts=ts)
         return conversation, message
 
     def _is_root(self, send_id: str, thread: str) -> bool:
@@ -315,7 +311,11 @@ class Conversations:
             root = self.store.get_inbound(conversation.root_inbound_id)
             if root is not None and root.message_ts and root.channel_id:
                 content = shown.customer_message(
-                    root, self._sender(root.sender_alias), waiting=False
+                    root,
+                    self._sender(root.sender_alias),
+                    answerable=conversation.answerable,
+                    waiting=False,
+                    file_names=_file_names(root),
                 )
                 self.renderer.call(
                     "chat_update",
@@ -419,18 +419,3 @@ def _file_names(message: InboundRecord) -> list[str]:
         a.get("file_name") or _name_from_url(a.get("url", ""))
         for a in json.loads(message.attachments or "[]")
     ]
-
-
-def _replace(conversation: ConversationRecord, **changes: Any) -> ConversationRecord:
-    import dataclasses
-
-    return dataclasses.replace(conversation, **changes)
-
-
-def _replace_message(message: InboundRecord, **changes: Any) -> InboundRecord:
-    import dataclasses
-
-    return dataclasses.replace(message, **changes)
-
-
-__all__ = ["Conversations", "Standing", "blocks"]
