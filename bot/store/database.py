@@ -40,6 +40,7 @@ class Database:
         )
         self._group_commit = GroupCommit(self._tx)
         self._cursor_runner = postgres.CursorRunner(self._autocommit)
+        self._statements = sqlite.StatementRunner(engine.dialect)
         self._migrations: Migrations | None = None
 
     @classmethod
@@ -126,11 +127,9 @@ class Database:
 
     def _prebuilt_rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run one prebuilt statement of a hot path, alone, and return its rows by column
-        (on PostgreSQL, on the driver's cursor: see `postgres.CursorRunner`)."""
+        (on the driver's cursor: see `postgres.CursorRunner` and `sqlite.StatementRunner`)."""
         if not self._server:
-            return self._write_one(
-                lambda conn: [dict(r) for r in conn.execute(statement, params).mappings()]
-            )
+            return self._write_one(lambda conn: self._statements.rows(conn, statement, params))
         return self._cursor_runner.rows(statement, params)
 
     def _prebuilt_row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:

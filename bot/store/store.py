@@ -279,7 +279,8 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
         args = (token, raw, at, external_id, status, rank, provider_date, detail, owner, until)
         if self._server:
             return take_callback_on_postgres(self._prebuilt_row, *args)
-        return self._group_commit.run(lambda conn: take_callback_on_sqlite(conn, *args))
+        row = self._statements.row
+        return self._group_commit.run(lambda conn: take_callback_on_sqlite(conn, *args, row=row))
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
         statement = (
