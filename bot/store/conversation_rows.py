@@ -96,23 +96,26 @@ class ConversationStore(Database):
             noted = self._prebuilt_row(_keep_and_note(optout, claimed), params)
             return _taken(row["id"], conversation_id, noted)
 
+        row_of = self._statements.row
+
         def write(conn: Connection) -> InboundTaken:
-            made = conn.execute(INSERT_CONVERSATION, conversation).first()
-            conversation_id = str(
-                made[0] if made else conn.execute(FIND_CONVERSATION, conversation).scalar_one()
-            )
-            kept = conn.execute(
+            made = row_of(conn, INSERT_CONVERSATION, conversation)
+            if made is None:
+                found = row_of(conn, FIND_CONVERSATION, conversation)
+                assert found is not None  # the INSERT found it there
+                made = found
+            conversation_id = str(made["id"])
+            kept = row_of(
+                conn,
                 insert_ignoring_conflict(conn, inbound_messages),
                 {**row, "conversation_id": conversation_id},
-            ).first()
+            )
             if kept is None:
                 return _taken(row["id"], conversation_id, None)
-            noted = (
-                conn.execute(_note(optout, claimed, cte=False), {**note, "p_conv": conversation_id})
-                .mappings()
-                .first()
+            noted = row_of(
+                conn, _note(optout, claimed, cte=False), {**note, "p_conv": conversation_id}
             )
-            return _taken(row["id"], conversation_id, dict(noted) if noted else None)
+            return _taken(row["id"], conversation_id, noted)
 
         return self._group_commit.run(write)
 
