@@ -153,12 +153,7 @@ class ConversationStore(Database):
         return found
 
     def set_conversation_fields(self, conversation_id: str, **changes: Any) -> None:
-        statement = (
-            conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(**changes, updated_at=utcnow())
-        )
-        self._write_one(lambda conn: conn.execute(statement))
+        self._update_row(conversations, conversation_id, {**changes, "updated_at": utcnow()})
 
     def unshown_inbound(self, conversation_id: str) -> list[InboundRecord]:
         """The conversation's messages not yet (fully) shown in Slack, oldest first."""
@@ -187,10 +182,7 @@ class ConversationStore(Database):
             ).scalar()
 
     def set_inbound_fields(self, message_id: str, **changes: Any) -> None:
-        statement = (
-            inbound_messages.update().where(inbound_messages.c.id == message_id).values(**changes)
-        )
-        self._write_one(lambda conn: conn.execute(statement))
+        self._update_row(inbound_messages, message_id, changes)
 
     def newest_send_thread(
         self, sender_alias: str, customer: str

@@ -15,6 +15,7 @@ import bot.store.postgres as postgres
 import bot.store.sqlite as sqlite
 from bot.store.migrate import Migration, Migrations, SchemaError, SchemaStatus
 from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
+from bot.store.statements import update_by_id
 
 T = TypeVar("T")
 
@@ -131,6 +132,13 @@ class Database:
         if not self._server:
             return self._write_one(lambda conn: self._statements.rows(conn, statement, params))
         return self._cursor_runner.rows(statement, params)
+
+    def _update_row(self, table: sa.Table, row_id: str, changes: Mapping[str, Any]) -> None:
+        """Set columns of one row by id, alone (as `_write_one`), on the prebuilt path: the
+        statement of each set of columns is built once."""
+        statement = update_by_id(table, tuple(sorted(changes)))
+        params = {f"v_{name}": value for name, value in changes.items()}
+        self._prebuilt_rows(statement, {**params, "p_id": row_id})
 
     def _prebuilt_row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
         rows = self._prebuilt_rows(statement, params)

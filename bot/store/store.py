@@ -166,10 +166,7 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
         """update_send without reading the row back, for callers that know what they wrote."""
         if "state" in changes:
             raise ValueError("use transition() to change a send's state")
-        statement = (
-            sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
-        )
-        self._write_one(lambda conn: conn.execute(statement))
+        self._update_row(sends, send_id, {**changes, "updated_at": utcnow()})
 
     def update_send(self, send_id: str, **changes: Any) -> SendRecord:
         """Set fields that carry no state (Slack message refs, for instance)."""
