@@ -225,8 +225,8 @@ class _Compiled:
         """None when SQLAlchemy must run it (a column's default made in Python)."""
         # An INSERT or UPDATE without values of its own writes the columns it is given.
         compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
-        if compiled.insert_prefetch or compiled.update_prefetch:
-            return None
+        if compiled.insert_prefetch or compiled.update_prefetch or "POSTCOMPILE" in str(compiled):
+            return None  # a default made in Python, or an IN list expanded as it runs
         fixed: dict[str, Any] = {}
         binders: dict[str, Callable[[Any], Any]] = {}
         for bind, name in compiled.bind_names.items():

@@ -105,9 +105,8 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
             return self._get(conn, send_id) if result.rowcount == 1 else None
 
     def get_send(self, send_id: str) -> SendRecord | None:
-        with self._read() as conn:
-            row = conn.execute(SEND_BY_ID, {"send_id": send_id}).mappings().first()
-            return SendRecord.from_row(row) if row else None
+        rows = self._prebuilt_read(SEND_BY_ID, {"send_id": send_id})
+        return SendRecord.from_row(rows[0]) if rows else None
 
     def callback_target(self, token: str) -> tuple[str, str] | None:
         """The id and externalId of the send a callback token belongs to."""
@@ -436,13 +435,7 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
         self._write_one(lambda conn: conn.execute(statement))
 
     def timeline(self, send_id: str) -> list[StatusRow]:
-        if self._server:
-            rows = self._prebuilt_rows(STATUS_TIMELINE, {"send_id": send_id})
-        else:
-            with self._read() as conn:
-                rows = [
-                    dict(r) for r in conn.execute(STATUS_TIMELINE, {"send_id": send_id}).mappings()
-                ]
+        rows = self._prebuilt_read(STATUS_TIMELINE, {"send_id": send_id})
         return [
             StatusRow(
                 status=r["status"],
