@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks; `make bench` runs this file too, and then it does nothing.
+"""Shared helpers for the benchmarks (`make bench` runs `bench/[!_]*.py`, never this file).
 
 * :class:`StandInsProcess`: the stand-in Slack, provider and file host, run in a process of
   their own (a multiprocessing manager) so that their work never competes with the load
@@ -872,6 +872,6 @@ def _serve_bare(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    # `make bench` runs every bench/*.py: without arguments this helper does nothing.
+    # The bare servers' entry point; without arguments this helper does nothing.
     if sys.argv[1:2] == ["serve-bare"]:
         _serve_bare(sys.argv[2:])

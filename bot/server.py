@@ -4,6 +4,7 @@ acknowledgement."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -45,7 +46,14 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> WebApp:
-        return self._factory()
+        """The worker's app; then what it holds for good (modules, Bolt, SQLAlchemy's
+        tables, the config) is moved out of the garbage collector's reach (`gc.freeze`): a
+        full collection walked all ~100,000 of those objects, stopping every thread for
+        50–110 ms, the slowest acknowledgements' wait; it now walks only what came since."""
+        app = self._factory()
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 @contextlib.contextmanager

@@ -54,14 +54,20 @@ def renderer(store: Store) -> Iterator[tuple[ThreadRenderer, Passes]]:
             renderer.close()
 
 
-def test_a_change_to_a_free_send_starts_a_pass_at_once(
+def test_a_change_to_a_free_send_starts_a_pass_once_the_burst_is_in(
     renderer: tuple[ThreadRenderer, Passes],
 ) -> None:
+    """A provider posts a send's first statuses a few ms apart: the pass waits `gather`
+    (a quarter second) for the others, and shows them all in one edit."""
     rendering, passes = renderer
+    assert rendering.gather == 0.25
     asked = time.monotonic()
-    rendering.changed("s1", Lease())
+    for _ in range(3):
+        rendering.changed("s1", Lease())
     started = passes.wait("s1", timeout=5)
-    assert len(started) == 1 and started[0] - asked < 0.5
+    time.sleep(rendering.gather * 2)  # no second pass follows
+    assert len(passes.started["s1"]) == 1
+    assert rendering.gather <= started[0] - asked < 0.5
 
 
 def test_a_change_waits_for_the_second_since_the_last_write(

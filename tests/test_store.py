@@ -475,3 +475,35 @@ def test_the_package_s_conversations_is_the_table_not_the_module_of_that_name() 
     from bot.store import schema
 
     assert bot.store.conversations is schema.conversations
+
+
+def test_sqlite_statements_on_the_driver_give_what_sqlalchemy_gives(tmp_path: Path) -> None:
+    """The hot paths' statements run on sqlite3's cursor (`StatementRunner`): the same rows,
+    datetimes and all, as SQLAlchemy's execution, and the same rows written."""
+    from bot.store.schema import sends as sends_table
+    from bot.store.statements import STATUS_TIMELINE, acquire_render_statement
+
+    store = Store.from_url(f"sqlite:///{tmp_path / 'runner.sqlite3'}")
+    store.migrate()
+    send_id = new_send(store)
+    send = store.get_send(send_id)
+    assert send is not None
+    store.take_callback(send.callback_token, "{}", external_id=None, status="SENT", rank=30)
+    store.take_callback(send.callback_token, "{}", external_id=None, status="QUEUE", rank=10)
+    runner = sqlite.StatementRunner(store.engine.dialect)
+    now = datetime.now(UTC)
+    lease = {"p_id": send_id, "p_now": now, "p_owner": "w1", "p_until": now + timedelta(seconds=2)}
+    acquire = acquire_render_statement(sends_table, True, False)
+    with store.engine.begin() as conn:
+        timeline = runner.rows(conn, STATUS_TIMELINE, {"send_id": send_id})
+        expected = [dict(r) for r in conn.execute(STATUS_TIMELINE, {"send_id": send_id}).mappings()]
+        assert timeline == expected and len(timeline) == 2
+        assert isinstance(timeline[0]["received_at"], datetime)
+        taken = runner.row(conn, acquire, lease)
+        assert taken is not None and taken["render_owner"] == "w1"
+        assert taken["render_until"] == lease["p_until"].replace(tzinfo=None)
+        assert runner.row(conn, acquire, lease) is None  # the lease is held: nothing taken
+        conn.rollback()
+    with store.engine.begin() as conn:
+        assert dict(conn.execute(acquire, lease).mappings().one()) == taken
+    store.close()

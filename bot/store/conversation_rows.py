@@ -96,23 +96,26 @@ class ConversationStore(Database):
             noted = self._prebuilt_row(_keep_and_note(optout, claimed), params)
             return _taken(row["id"], conversation_id, noted)
 
+        row_of = self._statements.row
+
         def write(conn: Connection) -> InboundTaken:
-            made = conn.execute(INSERT_CONVERSATION, conversation).first()
-            conversation_id = str(
-                made[0] if made else conn.execute(FIND_CONVERSATION, conversation).scalar_one()
-            )
-            kept = conn.execute(
+            made = row_of(conn, INSERT_CONVERSATION, conversation)
+            if made is None:
+                found = row_of(conn, FIND_CONVERSATION, conversation)
+                assert found is not None  # the INSERT found it there
+                made = found
+            conversation_id = str(made["id"])
+            kept = row_of(
+                conn,
                 insert_ignoring_conflict(conn, inbound_messages),
                 {**row, "conversation_id": conversation_id},
-            ).first()
+            )
             if kept is None:
                 return _taken(row["id"], conversation_id, None)
-            noted = (
-                conn.execute(_note(optout, claimed, cte=False), {**note, "p_conv": conversation_id})
-                .mappings()
-                .first()
+            noted = row_of(
+                conn, _note(optout, claimed, cte=False), {**note, "p_conv": conversation_id}
             )
-            return _taken(row["id"], conversation_id, dict(noted) if noted else None)
+            return _taken(row["id"], conversation_id, noted)
 
         return self._group_commit.run(write)
 
@@ -150,23 +153,12 @@ class ConversationStore(Database):
         return found
 
     def set_conversation_fields(self, conversation_id: str, **changes: Any) -> None:
-        statement = (
-            conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(**changes, updated_at=utcnow())
-        )
-        self._write_one(lambda conn: conn.execute(statement))
+        self._update_row(conversations, conversation_id, {**changes, "updated_at": utcnow()})
 
     def unshown_inbound(self, conversation_id: str) -> list[InboundRecord]:
         """The conversation's messages not yet (fully) shown in Slack, oldest first."""
-        m = inbound_messages.c
-        with self._read() as conn:
-            rows = conn.execute(
-                sa.select(inbound_messages)
-                .where(m.conversation_id == conversation_id, m.shown_at.is_(None))
-                .order_by(m.received_at, m.id)
-            ).mappings()
-            return [InboundRecord.from_row(row) for row in rows]
+        rows = self._prebuilt_read(UNSHOWN_INBOUND, {"p_conv": conversation_id})
+        return [InboundRecord.from_row(row) for row in rows]
 
     def get_inbound(self, message_id: str) -> InboundRecord | None:
         with self._read() as conn:
@@ -184,34 +176,25 @@ class ConversationStore(Database):
             ).scalar()
 
     def set_inbound_fields(self, message_id: str, **changes: Any) -> None:
-        statement = (
-            inbound_messages.update().where(inbound_messages.c.id == message_id).values(**changes)
-        )
-        self._write_one(lambda conn: conn.execute(statement))
+        self._update_row(inbound_messages, message_id, changes)
 
     def newest_send_thread(
         self, sender_alias: str, customer: str
     ) -> tuple[str, str, datetime, str] | None:
         """The newest send from this sender to this customer that has a thread of its own
         or lives in one (not a group's member): (channel, thread ts, last activity, send id)."""
-        s = sends.c
-        with self._read() as conn:
-            row = conn.execute(
-                sa.select(s.channel_id, s.thread_ts, s.message_ts, s.updated_at, s.id)
-                .where(
-                    s.sender_alias == sender_alias,
-                    s.recipient == customer,
-                    s.batch_id.is_(None),
-                    s.message_ts.is_not(None),
-                    s.channel_id.is_not(None),
-                    s.state.in_(_THREAD_STATES),
-                )
-                .order_by(s.created_at.desc())
-                .limit(1)
-            ).first()
-        if row is None:
+        rows = self._prebuilt_read(
+            NEWEST_SEND_THREAD, {"p_sender": sender_alias, "p_customer": customer}
+        )
+        if not rows:
             return None
-        return str(row[0]), str(row[1] or row[2]), aware(row[3]) or utcnow(), str(row[4])
+        row = rows[0]
+        return (
+            str(row["channel_id"]),
+            str(row["thread_ts"] or row["message_ts"]),
+            aware(row["updated_at"]) or utcnow(),
+            str(row["id"]),
+        )
 
     def mark_send_waiting(self, send_id: str, waiting: bool) -> None:
         """The send's record is the root of a thread where a customer's reply waits (or not)."""
@@ -341,6 +324,28 @@ INSERT_CONVERSATION = (
 )
 FIND_CONVERSATION = sa.select(_C.id).where(
     _C.sender_alias == _P("c_sender"), _C.customer == _P("c_customer")
+)
+_M = inbound_messages.c
+UNSHOWN_INBOUND = (
+    sa.select(inbound_messages)
+    .where(_M.conversation_id == _P("p_conv"), _M.shown_at.is_(None))
+    .order_by(_M.received_at, _M.id)
+)
+# `state IN (…)` spelled as ORs: an IN list is expanded as the statement runs, which the
+# driver's cursor cannot do.
+NEWEST_SEND_THREAD = (
+    sa.select(sends.c.channel_id, sends.c.thread_ts, sends.c.message_ts)
+    .add_columns(sends.c.updated_at, sends.c.id)
+    .where(
+        sends.c.sender_alias == _P("p_sender"),
+        sends.c.recipient == _P("p_customer"),
+        sends.c.batch_id.is_(None),
+        sends.c.message_ts.is_not(None),
+        sends.c.channel_id.is_not(None),
+        sa.or_(*(sends.c.state == state for state in _THREAD_STATES)),
+    )
+    .order_by(sends.c.created_at.desc())
+    .limit(1)
 )
 # DO UPDATE (of nothing) rather than DO NOTHING: the row's id comes back whoever made it.
 UPSERT_CONVERSATION = (

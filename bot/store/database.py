@@ -15,6 +15,7 @@ import bot.store.postgres as postgres
 import bot.store.sqlite as sqlite
 from bot.store.migrate import Migration, Migrations, SchemaError, SchemaStatus
 from bot.store.sqlite import READ_ONLY, GroupCommit, WriterLock
+from bot.store.statements import update_by_id
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ class Database:
         )
         self._group_commit = GroupCommit(self._tx)
         self._cursor_runner = postgres.CursorRunner(self._autocommit)
+        self._statements = sqlite.StatementRunner(engine.dialect)
         self._migrations: Migrations | None = None
 
     @classmethod
@@ -126,12 +128,25 @@ class Database:
 
     def _prebuilt_rows(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run one prebuilt statement of a hot path, alone, and return its rows by column
-        (on PostgreSQL, on the driver's cursor: see `postgres.CursorRunner`)."""
+        (on the driver's cursor: see `postgres.CursorRunner` and `sqlite.StatementRunner`)."""
         if not self._server:
-            return self._write_one(
-                lambda conn: [dict(r) for r in conn.execute(statement, params).mappings()]
-            )
+            return self._write_one(lambda conn: self._statements.rows(conn, statement, params))
         return self._cursor_runner.rows(statement, params)
+
+    def _prebuilt_read(self, statement: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A prebuilt read of a hot path, by column, on the driver's cursor (SQLite: outside
+        the writers' queue, as `_read`)."""
+        if self._server:
+            return self._cursor_runner.rows(statement, params)
+        with self._read() as conn:
+            return self._statements.rows(conn, statement, params)
+
+    def _update_row(self, table: sa.Table, row_id: str, changes: Mapping[str, Any]) -> None:
+        """Set columns of one row by id, alone (as `_write_one`), on the prebuilt path: the
+        statement of each set of columns is built once."""
+        statement = update_by_id(table, tuple(sorted(changes)))
+        params = {f"v_{name}": value for name, value in changes.items()}
+        self._prebuilt_rows(statement, {**params, "p_id": row_id})
 
     def _prebuilt_row(self, statement: Any, params: Mapping[str, Any]) -> dict[str, Any] | None:
         rows = self._prebuilt_rows(statement, params)

@@ -96,3 +96,14 @@ def insert_ignoring_conflict(conn: Connection, table: sa.Table) -> Any:
 def _insert_ignoring_conflict_in(dialect: str, table: sa.Table) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+@functools.cache
+def update_by_id(table: sa.Table, columns: tuple[str, ...]) -> Any:
+    """UPDATE `table` SET each of `columns` = :v_<column> WHERE id = :p_id, built once per set
+    of columns, for the prebuilt path (`Database._update_row`)."""
+    return (
+        table.update()
+        .where(table.c.id == _P("p_id"))
+        .values({name: _P(f"v_{name}", type_=table.c[name].type) for name in columns})
+    )

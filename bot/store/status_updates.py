@@ -24,6 +24,9 @@ from bot.store.statements import (
     insert_ignoring_conflict,
 )
 
+# Runs a prebuilt statement on a connection; its first row by column, or None.
+RowOf = Callable[[Connection, Any, Mapping[str, Any]], dict[str, Any] | None]
+
 # Built once, as the statements of the other hot paths (see `bot.store.statements`).
 _P = sa.bindparam
 INSERT_CALLBACK = callbacks.insert()
@@ -116,18 +119,23 @@ def take_callback_on_sqlite(
     detail: str | None,
     owner: str | None,
     until: datetime | None,
+    *,
+    row: RowOf | None = None,
 ) -> CallbackTaken | None:
     """`Store.take_callback` on SQLite: keep the body, then record its status (`add_status`),
-    in the caller's transaction."""
+    in the caller's transaction; `row` runs each prebuilt statement (see `add_status`)."""
+    row = row or _sqlalchemy_row
     params = {"token": token, "external_id": external_id, "at": at, "status": status}
-    kept = conn.execute(KEEP_CALLBACK_BY_TOKEN, {**params, "body": raw}).first()
+    kept = row(conn, KEEP_CALLBACK_BY_TOKEN, {**params, "body": raw})
     if kept is None:  # kept nothing: no such send, or another send's externalId
-        target = conn.execute(CALLBACK_TARGET, {"token": token}).first()
-        return None if target is None else CallbackTaken(target[0], mismatch=True)
-    send_id = kept[0]
+        target = row(conn, CALLBACK_TARGET, {"token": token})
+        return None if target is None else CallbackTaken(target["id"], mismatch=True)
+    send_id = kept["send_id"]
     if status is None:
         return CallbackTaken(send_id)
-    change = add_status(conn, send_id, status, rank, at, provider_date, detail, owner, until)
+    change = add_status(
+        conn, send_id, status, rank, at, provider_date, detail, owner, until, row=row
+    )
     return CallbackTaken(send_id, change=change)
 
 
@@ -141,23 +149,31 @@ def add_status(
     detail: str | None,
     owner: str | None = None,
     until: datetime | None = None,
+    *,
+    row: RowOf | None = None,
 ) -> StatusChange:
     """Three statements: mark the send changed (and advanced, if the status ranks above
     its shown one, and its lease taken for `owner`, if free) unless the status is
-    already recorded, then record the status."""
+    already recorded, then record the status. `row` runs a prebuilt statement on `conn`
+    and gives its first row by column (SQLite's `StatementRunner.row`); by default,
+    SQLAlchemy's `Connection.execute`."""
+    row = row or _sqlalchemy_row
     at = at or utcnow()
     params = {"p_send": send_id, "p_status": status, "p_rank": rank, "p_at": at}
-    changed = conn.execute(APPLY_NEW_STATUS, {**params, "p_owner": owner, "p_until": until}).first()
+    changed = row(conn, APPLY_NEW_STATUS, {**params, "p_owner": owner, "p_until": until})
     if changed is None:  # a duplicate (or no such send): nothing changes
-        shown = conn.execute(SHOWN_STATUS, {"send_id": send_id}).scalar()
+        shown_row = row(conn, SHOWN_STATUS, {"send_id": send_id})
+        shown = shown_row["provider_status"] if shown_row else None
         return StatusChange(new=False, advanced=False, shown=shown)
-    shown, batch_id, *lease = changed
+    shown = changed["provider_status"]
+    batch_id = changed["batch_id"]
     advanced = shown == status
     insert = insert_ignoring_conflict(conn, statuses)
     # RETURNING, not rowcount: psycopg reports no rowcount for ON CONFLICT DO NOTHING.
     # On PostgreSQL a concurrent duplicate can pass the UPDATE's check; it stops here.
     new = (
-        conn.execute(
+        row(
+            conn,
             insert,
             {
                 "send_id": send_id,
@@ -167,16 +183,30 @@ def add_status(
                 "detail": detail,
                 "advanced": advanced,
             },
-        ).first()
+        )
         is not None
     )
     if new and batch_id is not None:
-        conn.execute(batches.update().where(batches.c.id == batch_id).values(**BATCH_CHANGED))
-    return StatusChange(new, new and advanced, shown, _lease(*lease))
+        row(conn, _MARK_BATCH_CHANGED, {"p_batch": batch_id})
+    lease = _lease(changed["render_owner"], changed["render_until"], changed["rendered_at"])
+    return StatusChange(new, new and advanced, shown, lease)
 
 
-# take_callback on PostgreSQL in one statement. Every part reads the database as it was
-# before the statement, except that `recorded` reads what `changed` returns, so a status is
+_MARK_BATCH_CHANGED = (
+    batches.update().where(batches.c.id == sa.bindparam("p_batch")).values(**BATCH_CHANGED)
+)
+
+
+def _sqlalchemy_row(
+    conn: Connection, statement: Any, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    result = conn.execute(statement, params)
+    if not result.returns_rows:
+        return None
+    found = result.mappings().first()
+    return dict(found) if found is not None else None
+
+
 # `advanced` exactly when the UPDATE (which waits for concurrent ones) made it the shown one.
 TAKE_CALLBACK_ON_POSTGRES = sa.text(
     """

@@ -105,9 +105,8 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
             return self._get(conn, send_id) if result.rowcount == 1 else None
 
     def get_send(self, send_id: str) -> SendRecord | None:
-        with self._read() as conn:
-            row = conn.execute(SEND_BY_ID, {"send_id": send_id}).mappings().first()
-            return SendRecord.from_row(row) if row else None
+        rows = self._prebuilt_read(SEND_BY_ID, {"send_id": send_id})
+        return SendRecord.from_row(rows[0]) if rows else None
 
     def callback_target(self, token: str) -> tuple[str, str] | None:
         """The id and externalId of the send a callback token belongs to."""
@@ -166,10 +165,7 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
         """update_send without reading the row back, for callers that know what they wrote."""
         if "state" in changes:
             raise ValueError("use transition() to change a send's state")
-        statement = (
-            sends.update().where(sends.c.id == send_id).values(**changes, updated_at=utcnow())
-        )
-        self._write_one(lambda conn: conn.execute(statement))
+        self._update_row(sends, send_id, {**changes, "updated_at": utcnow()})
 
     def update_send(self, send_id: str, **changes: Any) -> SendRecord:
         """Set fields that carry no state (Slack message refs, for instance)."""
@@ -279,7 +275,8 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
         args = (token, raw, at, external_id, status, rank, provider_date, detail, owner, until)
         if self._server:
             return take_callback_on_postgres(self._prebuilt_row, *args)
-        return self._group_commit.run(lambda conn: take_callback_on_sqlite(conn, *args))
+        row = self._statements.row
+        return self._group_commit.run(lambda conn: take_callback_on_sqlite(conn, *args, row=row))
 
     def set_status_reply(self, send_id: str, status: str, reply_ts: str) -> None:
         statement = (
@@ -438,13 +435,7 @@ class Store(ConversationStore, HistoryStore, MediaStore, RetentionStore):
         self._write_one(lambda conn: conn.execute(statement))
 
     def timeline(self, send_id: str) -> list[StatusRow]:
-        if self._server:
-            rows = self._prebuilt_rows(STATUS_TIMELINE, {"send_id": send_id})
-        else:
-            with self._read() as conn:
-                rows = [
-                    dict(r) for r in conn.execute(STATUS_TIMELINE, {"send_id": send_id}).mappings()
-                ]
+        rows = self._prebuilt_read(STATUS_TIMELINE, {"send_id": send_id})
         return [
             StatusRow(
                 status=r["status"],

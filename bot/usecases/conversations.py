@@ -135,16 +135,20 @@ class Conversations:
     ) -> tuple[ConversationRecord, bool]:
         wrote = False
         posted_before = message.message_ts is not None
+        attachments = json.loads(message.attachments or "[]")
         if not posted_before:
-            placed = self._place(conversation, message, sender)
+            # A message without files is shown once posted: stored so in the same write.
+            placed = self._place(conversation, message, sender, finished=not attachments)
             if placed is None:
                 self._done(message)
                 return conversation, False
             conversation, message = placed
+            if message.shown_at is not None:
+                self._counted(message)
+                return conversation, True
             wrote = True
         elif message.content_removed_at is not None:
             wrote |= self._show_again(conversation, message, sender)
-        attachments = json.loads(message.attachments or "[]")
         results: list[dict[str, Any]] = json.loads(message.files_shown or "[]")
         for attachment in attachments[len(results) :]:
             if message.content_removed_at is not None:  # nothing left to fetch
@@ -160,7 +164,12 @@ class Conversations:
         now = utcnow()
         self.store.set_inbound_fields(message.id, shown_at=now)
         if not again:
-            self.metrics.inbound_shown((now - message.received_at).total_seconds())
+            self._counted(dataclasses.replace(message, shown_at=now))
+
+    def _counted(self, message: InboundRecord) -> None:
+        """The message is in its thread: how long after it came in."""
+        assert message.shown_at is not None
+        self.metrics.inbound_shown((message.shown_at - message.received_at).total_seconds())
 
     def _show_again(
         self, conversation: ConversationRecord, message: InboundRecord, sender: Sender
@@ -207,9 +216,15 @@ class Conversations:
             self.store.set_inbound_fields(message.id, files_shown=json.dumps(results))
 
     def _place(
-        self, conversation: ConversationRecord, message: InboundRecord, sender: Sender
+        self,
+        conversation: ConversationRecord,
+        message: InboundRecord,
+        sender: Sender,
+        *,
+        finished: bool = False,
     ) -> tuple[ConversationRecord, InboundRecord] | None:
-        """Post the message in its thread (or as a new thread's root)."""
+        """Post the message in its thread (or as a new thread's root); with `finished`, it
+        is stored as shown too (nothing follows the post)."""
         now = utcnow()
         idle = timedelta(hours=self.config.conversations.thread_idle_hours)
         candidates: list[tuple[datetime, str, str, str | None, str | None]] = []
@@ -279,9 +294,10 @@ class Conversations:
             )
             ts = str(response["ts"])
             channel, thread, root_send, root_inbound = inbox, ts, None, message.id
-        self.store.set_inbound_fields(
-            message.id, channel_id=channel, thread_ts=thread, message_ts=ts
-        )
+        placed: dict[str, Any] = {"channel_id": channel, "thread_ts": thread, "message_ts": ts}
+        if finished:
+            placed["shown_at"] = utcnow()
+        self.store.set_inbound_fields(message.id, **placed)
         changes: dict[str, Any] = {
             "channel_id": channel,
             "thread_ts": thread,
@@ -295,7 +311,7 @@ class Conversations:
             self._leave_root(conversation)
         self.store.set_conversation_fields(conversation.id, **changes)
         conversation = dataclasses.replace(conversation, **changes)
-        message = dataclasses.replace(message, channel_id=channel, thread_ts=thread, message_ts=ts)
+        message = dataclasses.replace(message, **placed)
         return conversation, message
 
     def _is_root(self, send_id: str, thread: str) -> bool:

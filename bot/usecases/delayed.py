@@ -26,8 +26,10 @@ class DelayedCalls:
             if row_id in self._pending:
                 return
             self._pending.add(row_id)
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._count), fn, row_id))
-            self._cond.notify()
+            entry = (time.monotonic() + delay, next(self._count), fn, row_id)
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:  # sooner than what the thread waits for: wake it
+                self._cond.notify()
 
     def pending(self, row_id: str) -> bool:
         with self._cond:

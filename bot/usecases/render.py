@@ -61,6 +61,10 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+# Seconds a send's first change waits for the ones right behind it (see `ThreadRenderer`).
+GATHER_SECONDS = 0.25
+
+
 class ThreadRenderer(SendPasses):
     """Brings Slack threads up to date with stored sends, once per change, in order."""
 
@@ -75,6 +79,7 @@ class ThreadRenderer(SendPasses):
         lease_seconds: float = 2.0,
         workers: int = 4,
         metrics: Metrics | None = None,
+        gather: float | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -82,6 +87,9 @@ class ThreadRenderer(SendPasses):
         self.senders = senders
         self.metrics = metrics or Metrics()
         self.min_interval = min_interval
+        # A send's change waits this long before its pass, so that a burst (a provider posts
+        # QUEUE, SENT and DELIVERED a few ms apart) is one edit, not two a second apart.
+        self.gather = min(GATHER_SECONDS, min_interval / 4) if gather is None else gather
         self.lease_seconds = lease_seconds
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
@@ -113,18 +121,21 @@ class ThreadRenderer(SendPasses):
     def changed(self, send_id: str, lease: Lease) -> None:
         """The send changed, leaving its render `lease` as it was: update its thread in the
         background, unless another worker holds the lease (it finds the row still dirty as
-        it lets go, and goes on), and not before a second has passed since the last write."""
-        self._changed(send_id, lease, self._render_send)
+        it lets go, and goes on), after `gather` seconds, and not before a second has passed
+        since the last write."""
+        self._changed(send_id, lease, self._render_send, self.gather)
 
     def conversation_changed(self, conversation_id: str, lease: Lease) -> None:
         """A customer wrote (as `changed`, for the conversation's row)."""
         self._changed(conversation_id, lease, self._render_conversation)
 
-    def _changed(self, row_id: str, lease: Lease, fn: Callable[[str], None]) -> None:
+    def _changed(
+        self, row_id: str, lease: Lease, fn: Callable[[str], None], gather: float = 0.0
+    ) -> None:
         now = utcnow()
         if lease.owner not in (None, self._owner) and lease.until and lease.until > now:
             return
-        self._submit(row_id, fn, self._too_soon(lease.rendered_at, now))
+        self._submit(row_id, fn, max(gather, self._too_soon(lease.rendered_at, now)))
 
     def schedule_conversation(self, conversation_id: str) -> None:
         """Show a conversation's new messages (and what its thread's root says) in the
