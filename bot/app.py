@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -16,6 +17,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.core.config import Config
 from bot.slack.listeners import actions, commands, events, views
+from bot.slack_client import PooledWebClient
 from bot.store import Store
 from bot.usecases.conversations import Conversations
 from bot.usecases.delivery import Deliveries
@@ -42,7 +44,7 @@ logger = logging.getLogger(__name__)
 TOKEN_CHECK_TIMEOUT = 5
 
 
-class CountingWebClient(WebClient):
+class CountingWebClient(PooledWebClient):
     """A Web API client that counts every failed call, whoever makes it
     (`slack_api_errors_total`): every method of `WebClient` goes through `api_call`."""
 
@@ -61,15 +63,18 @@ class CountingWebClient(WebClient):
             raise
 
 
-def slack_client(config: Config, *, metrics: Metrics | None = None) -> WebClient:
-    """The Web API client; `Retry-After` on `ratelimited` is honoured by slack-sdk."""
+def slack_client(config: Config, *, metrics: Metrics | None = None) -> PooledWebClient:
+    """The Web API client, over kept-alive connections; `Retry-After` on `ratelimited` is
+    honoured by slack-sdk."""
     options: dict[str, Any] = {
         "token": config.slack.bot_token,
         "base_url": config.slack.api_base_url,
         "timeout": 10,
     }
     client = (
-        WebClient(**options) if metrics is None else CountingWebClient(metrics=metrics, **options)
+        PooledWebClient(**options)
+        if metrics is None
+        else CountingWebClient(metrics=metrics, **options)
     )
     client.retry_handlers = [
         ConnectionErrorRetryHandler(max_retry_count=2),
@@ -80,7 +85,13 @@ def slack_client(config: Config, *, metrics: Metrics | None = None) -> WebClient
 
 def token_check_client(token: str | None, base_url: str) -> WebClient:
     """A client for `auth.test` alone: a short timeout and no retries."""
-    return WebClient(token=token, base_url=base_url, timeout=TOKEN_CHECK_TIMEOUT, retry_handlers=[])
+    return PooledWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=TOKEN_CHECK_TIMEOUT,
+        retry_handlers=[],
+        pool_size=1,
+    )
 
 
 def build_services(
@@ -175,11 +186,26 @@ def create_bolt_app(services: Services) -> App:
         process_before_response=True,
         logger=logging.getLogger("bot.slack"),
     )
+    if isinstance(services.client, PooledWebClient):
+        bolt.use(_listeners_share_connections(services.client))
     commands.register(bolt, services)
     actions.register(bolt, services)
     events.register(bolt, services)
     views.register(bolt, services)
     return bolt
+
+
+def _listeners_share_connections(
+    client: PooledWebClient,
+) -> Callable[[BoltContext, Callable[[], BoltResponse]], BoltResponse]:
+    """Bolt's middleware that gives each request's listeners (their `client`, `say`) a copy of
+    `client`: its connections and its counting, not a `WebClient` of Bolt's own making."""
+
+    def share(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context["client"] = client.sharing_connections(team_id=context.team_id)
+        return next()
+
+    return share
 
 
 def create_app(

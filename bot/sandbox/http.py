@@ -3,11 +3,16 @@
 A stand-in subclasses :class:`HttpStandIn` and answers each request in ``_serve(handler)``;
 its handler class subclasses :class:`Handler`, which dispatches the HTTP methods it accepts,
 reads bodies within a limit and writes answers.
+
+They speak HTTP/1.1: a connection stays open for the client's next request (every answer
+carries its Content-Length) until the client closes it, the handler's ``timeout`` passes idle,
+or the stand-in stops, which closes every connection still open.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -51,8 +56,23 @@ class Handler(BaseHTTPRequestHandler):
     """Hands every request in ``methods`` (all of them when None) to the stand-in."""
 
     server: _Server
+    protocol_version = "HTTP/1.1"
     methods: ClassVar[frozenset[str] | None] = None
     replied: bool = False
+    body_read: bool = False
+
+    def setup(self) -> None:
+        super().setup()
+        # An answer's headers and body are two writes: without this, on a kept-alive
+        # connection the body waits for the client's delayed ACK of the headers (40 ms).
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.standin._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        self.server.standin._track(self.connection, add=False)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def __getattr__(self, name: str) -> Callable[[], None]:
         if name.startswith("do_") and (self.methods is None or name[3:] in self.methods):
@@ -67,6 +87,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self.replied = False
+        self.body_read = False
         try:
             self.server.standin._serve(self)
         except OSError:
@@ -76,6 +97,17 @@ class Handler(BaseHTTPRequestHandler):
                 with contextlib.suppress(Exception):
                     self.internal_error()
             self.close_connection = True
+        if self._body_unread():
+            self.close_connection = True
+
+    def _body_unread(self) -> bool:
+        """Whether the request has a body not read: the connection cannot take another."""
+        headers = getattr(self, "headers", None)  # none yet: a request line refused
+        if self.body_read or headers is None:
+            return False
+        if "Transfer-Encoding" in headers:
+            return True
+        return str(headers.get("Content-Length", "0")).strip() not in {"", "0"}
 
     def read_limited(self, limit: int, *, strict: bool = False) -> bytes:
         """The body, by Content-Length (or chunked unless ``strict``), of at most ``limit`` bytes.
@@ -84,10 +116,12 @@ class Handler(BaseHTTPRequestHandler):
         body shorter than announced. A refusal raises BodyError and closes the connection.
         """
         try:
-            return self._read_within(limit, strict=strict)
+            data = self._read_within(limit, strict=strict)
         except BodyError:
             self.close_connection = True
             raise
+        self.body_read = True
+        return data
 
     def _read_within(self, limit: int, *, strict: bool) -> bytes:
         if strict and "Transfer-Encoding" in self.headers:
@@ -145,9 +179,13 @@ class Handler(BaseHTTPRequestHandler):
         if content_type is not None:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        said = False  # the caller's own Connection header
         for name, value in headers:
             self.send_header(name, value)
-        if self.close_connection and self.protocol_version >= "HTTP/1.1":
+            said = said or name.lower() == "connection"
+        if self._body_unread():
+            self.close_connection = True
+        if self.close_connection and not said and self.protocol_version >= "HTTP/1.1":
             self.send_header("Connection", "close")
         self.end_headers()
         if head:
@@ -173,6 +211,8 @@ class HttpStandIn:
         self._started = False
         self._stopped = False
         self._stopping = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._accepted = 0
         self._server = _Server((host, port), handler, self)
         bound_host, bound_port = self._server.server_address[:2]
         self.host: str = str(bound_host)
@@ -189,9 +229,36 @@ class HttpStandIn:
         """Base URL, e.g. ``http://127.0.0.1:54321``."""
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        with self._life:
+            return self._accepted
+
+    def close_connections(self) -> None:
+        """Shut every connection open now, as a server closes idle kept-alive ones."""
+        with self._life:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def _serve(self, handler: Handler) -> None:
         """Answer one request."""
         raise NotImplementedError
+
+    def _track(self, connection: socket.socket, *, add: bool) -> None:
+        """Note a connection opened or closed; one opened after ``stop`` is shut at once."""
+        with self._life:
+            if not add:
+                self._open.discard(connection)
+                return
+            self._accepted += 1
+            if not self._stopped:
+                self._open.add(connection)
+                return
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
 
     def start(self) -> Self:
         """Start serving in a daemon thread; returns self."""
@@ -205,11 +272,13 @@ class HttpStandIn:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket; safe to call twice."""
+        """Stop serving, close the socket and every connection still open; safe to call
+        twice."""
         self._shut_down()
 
     def _shut_down(self) -> bool:
-        """Stop serving; False when it was already stopped."""
+        """Stop serving and shut the open connections (their handlers, waiting for a next
+        request or in the middle of one, end); False when it was already stopped."""
         with self._life:
             if self._stopped:
                 return False
@@ -219,6 +288,7 @@ class HttpStandIn:
         if started:
             self._server.shutdown()
         self._server.server_close()
+        self.close_connections()
         if started:
             self._serve_thread.join(JOIN_GRACE_SECONDS)
         return True

@@ -184,7 +184,7 @@ class ProviderStandIn(Faults, Control):
         self._pending_workers = 0
         self._init_customers()
 
-        self._sockets: set[socket.socket] = set()
+        self._sockets: set[socket.socket] = set()  # the callbacks' own connections
         self._workers: set[threading.Thread] = set()
 
         super().__init__(_Handler, port=port, name="provider-standin", poll_interval=0.01)
@@ -389,7 +389,6 @@ def _optional_str(value: object) -> str | None:
 
 
 class _Handler(Handler):
-    protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"
     server_version = "ProviderStandIn/1.0"
     sys_version = ""
@@ -398,17 +397,6 @@ class _Handler(Handler):
     @property
     def standin(self) -> ProviderStandIn:
         return cast(ProviderStandIn, self.server.standin)
-
-    def setup(self) -> None:
-        super().setup()
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.standin._track_socket(self.connection, add=True)
-
-    def finish(self) -> None:
-        self.standin._track_socket(self.connection, add=False)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         self.close_connection = True
