@@ -196,11 +196,7 @@ class Walk:
         def settled() -> bool:
             if provider.pending_callbacks:
                 return False
-            texts = [
-                "\n".join(self.readable.body(m))
-                for m in slack.thread(first.channel, first.ts)
-                if m.get("bot_id")
-            ]
+            texts = self._bot_texts(first.channel, first.ts)
             at = next((i for i, t in enumerate(texts) if reply.transaction_id in t), None)
             return at is not None and any("READ" in t for t in texts[at + 1 :])
 
@@ -286,21 +282,25 @@ class Walk:
         """
         word = re.compile(rf"\b{re.escape(thread.final_status)}\b")
         needed = 2 if thread.final_status == "READ" else 3
-        slack, provider = self.stage.slack, self.stage.provider
+        provider = self.stage.provider
 
         def settled() -> bool:
             if provider.pending_callbacks:
                 return False
-            texts = [
-                "\n".join(self.readable.body(m))
-                for m in slack.thread(thread.channel, thread.ts)
-                if m.get("bot_id")
-            ]
+            texts = self._bot_texts(thread.channel, thread.ts)
             shows_id = any(thread.transaction_id in t for t in texts)
             return shows_id and sum(bool(word.search(t)) for t in texts) >= needed
 
         self.wait(f"the thread to show {thread.final_status}", settled)
         self.feed.flush()
+
+    def _bot_texts(self, channel: str, ts: str) -> list[str]:
+        """What the bot's messages in a thread say, as a person reads them, oldest first."""
+        return [
+            "\n".join(self.readable.body(m))
+            for m in self.stage.slack.thread(channel, ts)
+            if m.get("bot_id")
+        ]
 
     def _show_thread(self, thread: Thread) -> None:
         self.console.line()

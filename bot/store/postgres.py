@@ -12,6 +12,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.store.statements import built_values
+
 IDLE_PING_SECONDS = 10.0
 # Driver errors after which a connection is not handed to anyone else.
 DISCONNECT_ERRORS = (OSError, psycopg.OperationalError, psycopg.InterfaceError)
@@ -70,12 +72,7 @@ class CompiledStatement:
     @classmethod
     def of(cls, statement: Any, dialect: Any) -> CompiledStatement:
         compiled = statement.compile(dialect=dialect)
-        fixed = {
-            compiled.bind_names[bind]: bind.value
-            for bind in compiled.binds.values()
-            if not bind.required and bind.callable is None
-        }
-        return cls(statement, str(compiled), fixed)
+        return cls(statement, str(compiled), built_values(compiled))
 
 
 class CursorRunner:

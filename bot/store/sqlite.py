@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from bot.store.statements import built_values
+
 READ_ONLY = "whatsapp_bot_readonly"
 
 
@@ -227,11 +229,8 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
         if compiled.insert_prefetch or compiled.update_prefetch or "POSTCOMPILE" in str(compiled):
             return None  # a default made in Python, or an IN list expanded as it runs
-        fixed: dict[str, Any] = {}
         binders: dict[str, Callable[[Any], Any]] = {}
         for bind, name in compiled.bind_names.items():
-            if not bind.required and bind.callable is None:
-                fixed[name] = bind.value
             binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if binder is not None:
                 binders[name] = binder
@@ -239,7 +238,7 @@ class _Compiled:
         return cls(
             str(compiled),
             tuple(compiled.positiontup or ()),
-            fixed,
+            built_values(compiled),
             binders,
             tuple(column.key for column in returned),
             tuple(

@@ -107,3 +107,14 @@ def update_by_id(table: sa.Table, columns: tuple[str, ...]) -> Any:
         .where(table.c.id == _P("p_id"))
         .values({name: _P(f"v_{name}", type_=table.c[name].type) for name in columns})
     )
+
+
+def built_values(compiled: Any) -> dict[str, Any]:
+    """The values a compiled statement was built with, by parameter name
+    (`values(render_owner=None)` is a parameter too): what the prebuilt paths send with the
+    caller's parameters when they run its SQL on the driver's cursor."""
+    return {
+        compiled.bind_names[bind]: bind.value
+        for bind in compiled.binds.values()
+        if not bind.required and bind.callable is None
+    }

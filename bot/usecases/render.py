@@ -79,7 +79,6 @@ class ThreadRenderer(SendPasses):
         lease_seconds: float = 2.0,
         workers: int = 4,
         metrics: Metrics | None = None,
-        gather: float | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -89,7 +88,7 @@ class ThreadRenderer(SendPasses):
         self.min_interval = min_interval
         # A send's change waits this long before its pass, so that a burst (a provider posts
         # QUEUE, SENT and DELIVERED a few ms apart) is one edit, not two a second apart.
-        self.gather = min(GATHER_SECONDS, min_interval / 4) if gather is None else gather
+        self.gather = min(GATHER_SECONDS, min_interval / 4)
         self.lease_seconds = lease_seconds
         self._owner = secrets.token_hex(8)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
